@@ -1,0 +1,22 @@
+/* Logging for both daemons: one line per event on stderr (journald and the
+ * demo's log files capture it), "TIME LEVEL PROG[PID]: message". log_reopen
+ * re-opens the --log-file after logrotate (SIGHUP). */
+#ifndef KC_LOG_H
+#define KC_LOG_H
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void	log_init(const char *prog, enum log_level level, const char *path);
+int	log_reopen(void);
+void	log_set_level(enum log_level level);
+int	log_parse_level(const char *s, enum log_level *out);
+int	log_enabled(enum log_level level);
+void	log_msg(enum log_level level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	do { if (log_enabled(LOG_DEBUG)) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

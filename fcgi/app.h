@@ -1,0 +1,51 @@
+/* The application: what a worker holds (templates, database connection,
+ * routes) and the request cycle around the page handlers. Page handlers
+ * build a fragment with app_page and finish mutations with app_mutated, so
+ * the layout, the render-request contract (fragment only) and the
+ * JavaScript/no-JavaScript answers live in one place. */
+#ifndef KC_APP_H
+#define KC_APP_H
+#include <stddef.h>
+
+#include "request.h"
+#include "response.h"
+#include "db.h"
+
+struct tpl_set;
+struct tpl_val;
+
+struct app {
+	struct tpl_set		*tpl;		/* owned */
+	struct db		*db;		/* owned */
+	const struct route	*routes;	/* static table */
+	size_t			 nroutes;
+};
+
+/* Loads and checks templates from dir; -1 with a message naming the file
+ * and line when one is missing or malformed. */
+int	app_init(struct app *app, const char *template_dir, const char *conninfo,
+	    char *err, size_t errlen);
+void	app_cleanup(struct app *app);
+/* Runs one request already parsed into rq (body read) and fills rs. */
+void	app_handle(struct app *app, struct req *rq, struct resp *rs);
+
+/* Renders template tpl with ctx as the realtime root of key: the fragment
+ * alone for a pushd render request, else wrapped in the layout. */
+int	app_page(struct req *rq, struct resp *rs, const char *title,
+	    const char *key, const char *tpl, struct tpl_val *ctx);
+/* The answer after a successful mutation: 204 for keycast.js, 303 back
+ * to the page for a plain form. */
+int	app_mutated(struct req *rq, struct resp *rs, const char *page);
+/* An error answer: a page for browsers, text for fetch and pushd. */
+int	app_error(struct req *rq, struct resp *rs, int status, const char *msg);
+/* Maps a db_exec failure to 503/500. */
+int	app_db_error(struct req *rq, struct resp *rs, int dbrc);
+
+/* Pages (pages.c). */
+extern const struct route	page_routes[];
+extern const size_t		page_nroutes;
+extern const struct db_stmt	page_stmts[];
+extern const size_t		page_nstmts;
+extern const char *const	page_templates[];	/* NULL-terminated */
+
+#endif

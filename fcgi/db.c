@@ -1,0 +1,137 @@
+/* Per-worker PostgreSQL connection with prepared statements (see db.h).
+ * Blocking libpq is right here: a prefork worker serves one request at a
+ * time, and unix-socket connects fail at once when the server is down. */
+#include "db.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct db {
+	char			*conninfo;	/* owned */
+	const struct db_stmt	*stmts;		/* borrowed static table */
+	size_t			 nstmts;
+	PGconn			*conn;		/* owned; NULL when not connected */
+	int			 was_down;	/* to log recovery once */
+	char			 error[256];
+};
+
+static void
+db_set_error(struct db *db, const char *what, const char *cause)
+{
+	size_t n;
+
+	snprintf(db->error, sizeof(db->error), "%s: %s", what, cause);
+	n = strlen(db->error);
+	while (n > 0 && (db->error[n - 1] == '\n' || db->error[n - 1] == ' '))
+		db->error[--n] = '\0';
+}
+
+struct db *
+db_new(const char *conninfo, const struct db_stmt *stmts, size_t nstmts)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+
+	db->conninfo = xstrdup(conninfo);
+	db->stmts = stmts;
+	db->nstmts = nstmts;
+	return db;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	free(db->conninfo);
+	free(db);
+}
+
+static void
+db_disconnect(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+}
+
+int
+db_ensure(struct db *db)
+{
+	/* Defaults first: keywords the user's conninfo sets override them. */
+	const char *const keys[] = { "connect_timeout", "application_name",
+	    "dbname", NULL };
+	const char *const vals[] = { "2", "keycast-fcgi", db->conninfo, NULL };
+	size_t i;
+
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return DB_OK;
+	db_disconnect(db);
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		db_set_error(db, "cannot connect to PostgreSQL",
+		    PQerrorMessage(db->conn));
+		if (!db->was_down)
+			log_error("%s", db->error);
+		db->was_down = 1;
+		db_disconnect(db);
+		return DB_UNAVAILABLE;
+	}
+	for (i = 0; i < db->nstmts; i++) {
+		PGresult *r = PQprepare(db->conn, db->stmts[i].name,
+		    db->stmts[i].sql, db->stmts[i].nparams, NULL);
+		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+		if (!ok)
+			db_set_error(db, db->stmts[i].name, PQresultErrorMessage(r));
+		PQclear(r);
+		if (!ok) {
+			log_error("cannot prepare statement %s", db->error);
+			db_disconnect(db);
+			return DB_UNAVAILABLE;
+		}
+	}
+	if (db->was_down)
+		log_info("connected to PostgreSQL again");
+	db->was_down = 0;
+	return DB_OK;
+}
+
+int
+db_exec(struct db *db, const char *stmt, int nparams,
+    const char *const *params, PGresult **res)
+{
+	PGresult *r;
+	ExecStatusType st;
+
+	*res = NULL;
+	if (db_ensure(db) != DB_OK)
+		return DB_UNAVAILABLE;
+	r = PQexecPrepared(db->conn, stmt, nparams, params, NULL, NULL, 0);
+	st = PQresultStatus(r);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		*res = r;
+		return DB_OK;
+	}
+	db_set_error(db, stmt, r != NULL ? PQresultErrorMessage(r) :
+	    PQerrorMessage(db->conn));
+	PQclear(r);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		log_error("lost PostgreSQL connection: %s", db->error);
+		db->was_down = 1;
+		db_disconnect(db);
+		return DB_UNAVAILABLE;
+	}
+	log_error("query failed: %s", db->error);
+	return DB_FAILED;
+}
+
+const char *
+db_error(const struct db *db)
+{
+	return db->error;
+}

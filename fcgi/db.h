@@ -1,0 +1,31 @@
+/* The worker's one PostgreSQL connection: connected lazily, with the
+ * application's statements prepared on every (re)connect. When PostgreSQL
+ * goes away a call fails fast with DB_UNAVAILABLE (the page answers 503)
+ * and the next request tries to connect again, so no restart is needed. */
+#ifndef KC_DB_H
+#define KC_DB_H
+#include <libpq-fe.h>
+
+struct db_stmt {
+	const char	*name;
+	const char	*sql;
+	int		 nparams;
+};
+
+enum { DB_OK = 0, DB_UNAVAILABLE = -1, DB_FAILED = -2 };
+
+struct db;
+
+/* stmts (a static table, borrowed) is prepared on each connect. */
+struct db	*db_new(const char *conninfo, const struct db_stmt *stmts,
+		    size_t nstmts);
+void		 db_free(struct db *db);
+/* Connects and prepares if not connected. DB_OK or DB_UNAVAILABLE. */
+int		 db_ensure(struct db *db);
+/* Runs a prepared statement. On DB_OK *res holds the result (caller
+ * PQclears it); otherwise *res is NULL and db_error says why. */
+int		 db_exec(struct db *db, const char *stmt, int nparams,
+		    const char *const *params, PGresult **res);
+const char	*db_error(const struct db *db);
+
+#endif

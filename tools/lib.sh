@@ -1,0 +1,255 @@
+# Shared by tools/stack, tools/demo and tools/test: where things live and how
+# to start, check and stop each part of a keycast stack in one directory.
+# Every part records its pid in $KC_VAR/run/NAME.pid and logs to
+# $KC_VAR/log/NAME.log. Sourced, not run.
+
+KC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${KC_VAR:=$KC_ROOT/var}"
+mkdir -p "$KC_VAR"
+KC_VAR=$(cd "$KC_VAR" && pwd)
+: "${KC_HTTP_HOST:=127.0.0.1}"
+: "${KC_HTTP_PORT:=8080}"
+: "${KC_PUSHD_PORT:=8081}"
+: "${KC_LIGHTTPD_PORT:=8082}"
+: "${KC_FCGI_SOCKET:=$KC_VAR/run/fcgi.sock}"
+: "${KC_FCGI_WORKERS:=8}"
+: "${KC_APP_CONNS:=2}"
+: "${KC_PGDATA:=$KC_VAR/pg}"
+: "${KC_PGPORT:=5432}"
+: "${KC_PGDATABASE:=keycast}"
+: "${KC_BIN:=$KC_ROOT}"
+PGBIN=/usr/lib/postgresql/15/bin
+if [ "$(id -u)" -eq 0 ]; then KC_PGUSER=postgres; else KC_PGUSER=$(id -un); fi
+KC_CONNINFO="host=$KC_PGDATA port=$KC_PGPORT dbname=$KC_PGDATABASE user=$KC_PGUSER"
+export KC_ROOT KC_VAR KC_HTTP_HOST KC_HTTP_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT \
+	KC_FCGI_SOCKET KC_FCGI_WORKERS KC_APP_CONNS KC_PGDATA KC_PGPORT \
+	KC_PGDATABASE KC_PGUSER KC_CONNINFO KC_BIN
+
+kc_die() { echo "error: $*" >&2; exit 1; }
+kc_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+# Polls "$@" every 50 ms until it succeeds or SECONDS_MAX pass.
+kc_wait() {
+	local max=$1; shift
+	local end=$((SECONDS + max))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+}
+
+kc_port_taken() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+kc_check_port() {
+	if kc_port_taken "$1" "$2"; then
+		kc_die "$3 port $1:$2 is already in use (another demo or service?); set $4 to another port"
+	fi
+}
+
+kc_pidfile() { echo "$KC_VAR/run/$1.pid"; }
+kc_running() {
+	local f; f=$(kc_pidfile "$1")
+	[ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# Runs a command as the PostgreSQL server's owner.
+kc_as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+kc_build() {
+	cd "$KC_ROOT"
+	[ -x configure ] || autoreconf -fi
+	[ -f Makefile ] || ./configure --enable-werror ${KC_CONFIGURE_FLAGS:-}
+	make -j"$(nproc)" >/dev/null
+	cd - >/dev/null
+}
+
+kc_pg_init() {
+	[ -f "$KC_PGDATA/PG_VERSION" ] && return 0
+	kc_log "creating PostgreSQL cluster in $KC_PGDATA"
+	mkdir -p "$KC_PGDATA"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres: "$KC_PGDATA"
+		chmod 700 "$KC_PGDATA"
+		runuser -u postgres -- test -w "$KC_PGDATA" || kc_die "the postgres user cannot reach $KC_PGDATA (a parent directory is not searchable); move the checkout or set KC_VAR"
+	fi
+	kc_as_pg "$PGBIN/initdb" -D "$KC_PGDATA" -U "$KC_PGUSER" --auth=trust \
+		-E UTF8 --locale=C.UTF-8 >"$KC_VAR/log/initdb.log" 2>&1 ||
+		kc_die "initdb failed; see $KC_VAR/log/initdb.log"
+	cat >>"$KC_PGDATA/postgresql.conf" <<CONF
+# keycast: unix socket only, in the data directory
+listen_addresses = ''
+unix_socket_directories = '$KC_PGDATA'
+port = $KC_PGPORT
+fsync = ${KC_PG_FSYNC:-on}
+max_connections = 200
+CONF
+}
+
+kc_pg_start() {
+	kc_pg_init
+	if kc_as_pg "$PGBIN/pg_ctl" -D "$KC_PGDATA" status >/dev/null 2>&1; then
+		return 0
+	fi
+	touch "$KC_VAR/log/postgresql.log"
+	[ "$(id -u)" -ne 0 ] || chown postgres: "$KC_VAR/log/postgresql.log"
+	kc_as_pg "$PGBIN/pg_ctl" -D "$KC_PGDATA" -l "$KC_VAR/log/postgresql.log" \
+		-w -t 60 start >/dev/null || kc_die "PostgreSQL did not start; see $KC_VAR/log/postgresql.log"
+	if ! psql -X -q -h "$KC_PGDATA" -p "$KC_PGPORT" -U "$KC_PGUSER" -d postgres -Atc \
+		"SELECT 1 FROM pg_database WHERE datname = '$KC_PGDATABASE'" | grep -q 1; then
+		createdb -h "$KC_PGDATA" -p "$KC_PGPORT" -U "$KC_PGUSER" "$KC_PGDATABASE"
+	fi
+	PGHOST=$KC_PGDATA PGPORT=$KC_PGPORT PGUSER=$KC_PGUSER PGDATABASE=$KC_PGDATABASE \
+		"$KC_ROOT/tools/migrate" >/dev/null
+}
+
+kc_pg_stop() {
+	[ -f "$KC_PGDATA/postmaster.pid" ] || return 0
+	kc_as_pg "$PGBIN/pg_ctl" -D "$KC_PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+}
+
+# Starts "$@" in the background as part NAME (own session, so Ctrl-C in a
+# terminal reaches it only through us), logging to $KC_VAR/log/NAME.log.
+kc_spawn() {
+	local name=$1; shift
+	setsid "$@" >>"$KC_VAR/log/$name.log" 2>&1 < /dev/null &
+	echo $! > "$(kc_pidfile "$name")"
+}
+
+kc_stop_pid() {
+	local name=$1 sig=${2:-TERM} f pid
+	f=$(kc_pidfile "$name")
+	[ -f "$f" ] || return 0
+	pid=$(cat "$f")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -"$sig" "$pid" 2>/dev/null || true
+		if ! kc_wait 10 bash -c "! kill -0 $pid 2>/dev/null"; then
+			kc_log "$name ($pid) did not stop in 10 s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$f"
+}
+
+kc_fcgi_start() {
+	kc_running fcgi && return 0
+	rm -f "$KC_FCGI_SOCKET"
+	kc_spawn fcgi "$KC_BIN/keycast-fcgi" --listen "unix:$KC_FCGI_SOCKET" \
+		--workers "$KC_FCGI_WORKERS" --db "$KC_CONNINFO" \
+		--templates "$KC_ROOT/templates" ${KC_FCGI_FLAGS:-}
+	kc_wait 10 test -S "$KC_FCGI_SOCKET" ||
+		kc_die "keycast-fcgi did not start; see $KC_VAR/log/fcgi.log"
+}
+
+kc_pushd_start() {
+	kc_running pushd && return 0
+	[ -x "$KC_BIN/keycast-pushd" ] || return 0
+	kc_check_port 127.0.0.1 "$KC_PUSHD_PORT" keycast-pushd KC_PUSHD_PORT
+	kc_spawn pushd "$KC_BIN/keycast-pushd" --listen "127.0.0.1:$KC_PUSHD_PORT" \
+		--app "unix:$KC_FCGI_SOCKET" --db "$KC_CONNINFO" \
+		--app-conns "$KC_APP_CONNS" ${KC_PUSHD_FLAGS:-}
+	kc_wait 10 curl -sf "http://127.0.0.1:$KC_PUSHD_PORT/healthz" ||
+		kc_die "keycast-pushd did not become healthy; see $KC_VAR/log/pushd.log"
+}
+
+# Writes the demo's nginx.conf around the production site file, with this
+# stack's paths and ports substituted.
+kc_nginx_conf() {
+	local d=$KC_VAR/nginx
+	mkdir -p "$d/tmp"
+	sed -e "s|listen 80;|listen $KC_HTTP_HOST:$KC_HTTP_PORT;|" \
+	    -e "s|unix:/run/keycast/fcgi.sock|unix:$KC_FCGI_SOCKET|" \
+	    -e "s|127.0.0.1:8081|127.0.0.1:$KC_PUSHD_PORT|" \
+	    -e "s|/usr/share/keycast/static/|$KC_ROOT/static/|" \
+	    -e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|" \
+	    "$KC_ROOT/deploy/nginx/keycast.conf" > "$d/site.conf"
+	cat > "$d/nginx.conf" <<CONF
+# Generated by tools/lib.sh for $KC_VAR; the site itself is deploy/nginx/keycast.conf.
+$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
+worker_processes 2;
+pid $d/nginx.pid;
+error_log $KC_VAR/log/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+	include /etc/nginx/mime.types;
+	default_type application/octet-stream;
+	access_log off;
+	client_body_temp_path $d/tmp/body;
+	proxy_temp_path $d/tmp/proxy;
+	fastcgi_temp_path $d/tmp/fastcgi;
+	uwsgi_temp_path $d/tmp/uwsgi;
+	scgi_temp_path $d/tmp/scgi;
+	include $d/site.conf;
+}
+CONF
+}
+
+kc_nginx_start() {
+	kc_running nginx && return 0
+	kc_check_port "$KC_HTTP_HOST" "$KC_HTTP_PORT" nginx KC_HTTP_PORT
+	kc_nginx_conf
+	nginx -t -q -c "$KC_VAR/nginx/nginx.conf" -p "$KC_VAR/nginx" 2>>"$KC_VAR/log/nginx-error.log" ||
+		kc_die "nginx refused its configuration; see $KC_VAR/log/nginx-error.log"
+	kc_spawn nginx nginx -c "$KC_VAR/nginx/nginx.conf" -p "$KC_VAR/nginx" -g 'daemon off;'
+	kc_wait 10 curl -sf -o /dev/null "http://$KC_HTTP_HOST:$KC_HTTP_PORT/static/keycast.css" ||
+		kc_die "nginx did not start; see $KC_VAR/log/nginx-error.log"
+}
+
+kc_lighttpd_conf() {
+	local d=$KC_VAR/lighttpd
+	mkdir -p "$d"
+	sed -e "s|^server.port = 80|server.port = $KC_LIGHTTPD_PORT|" \
+	    -e "s|/run/keycast/fcgi.sock|$KC_FCGI_SOCKET|" \
+	    -e "s|\"port\" => 8081|\"port\" => $KC_PUSHD_PORT|" \
+	    -e "s|/usr/share/keycast/static/|$KC_ROOT/static/|" \
+	    "$KC_ROOT/deploy/lighttpd/keycast.conf" > "$d/site.conf"
+	cat > "$d/lighttpd.conf" <<CONF
+# Generated by tools/lib.sh for $KC_VAR; the site is deploy/lighttpd/keycast.conf.
+server.document-root = "$KC_ROOT/static"
+server.bind = "127.0.0.1"
+server.errorlog = "$KC_VAR/log/lighttpd-error.log"
+server.pid-file = "$d/lighttpd.pid"
+include "$d/site.conf"
+CONF
+}
+
+kc_lighttpd_start() {
+	kc_running lighttpd && return 0
+	kc_check_port 127.0.0.1 "$KC_LIGHTTPD_PORT" lighttpd KC_LIGHTTPD_PORT
+	kc_lighttpd_conf
+	lighttpd -tt -f "$KC_VAR/lighttpd/lighttpd.conf" >>"$KC_VAR/log/lighttpd-error.log" 2>&1 ||
+		kc_die "lighttpd refused its configuration; see $KC_VAR/log/lighttpd-error.log"
+	kc_spawn lighttpd lighttpd -D -f "$KC_VAR/lighttpd/lighttpd.conf"
+	kc_wait 10 curl -sf -o /dev/null "http://127.0.0.1:$KC_LIGHTTPD_PORT/static/keycast.css" ||
+		kc_die "lighttpd did not start; see $KC_VAR/log/lighttpd-error.log"
+}
+
+kc_start() {
+	mkdir -p "$KC_VAR/run" "$KC_VAR/log"
+	case $1 in
+	pg) kc_pg_start ;;
+	fcgi) kc_fcgi_start ;;
+	pushd) kc_pushd_start ;;
+	nginx) kc_nginx_start ;;
+	lighttpd) kc_lighttpd_start ;;
+	*) kc_die "unknown part $1 (pg, fcgi, pushd, nginx, lighttpd)" ;;
+	esac
+}
+
+kc_stop() {
+	case $1 in
+	pg) kc_pg_stop ;;
+	fcgi|pushd|nginx|lighttpd) kc_stop_pid "$1" "${2:-TERM}" ;;
+	*) kc_die "unknown part $1 (pg, fcgi, pushd, nginx, lighttpd)" ;;
+	esac
+}
+
+kc_up() {
+	local p
+	for p in "$@"; do kc_start "$p"; done
+}
+
+kc_down() {
+	local p
+	for p in lighttpd nginx pushd fcgi pg; do kc_stop "$p"; done
+}
