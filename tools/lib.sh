@@ -17,13 +17,14 @@ KC_VAR=$(cd "$KC_VAR" && pwd)
 : "${KC_PGDATA:=$KC_VAR/pg}"
 : "${KC_PGPORT:=5432}"
 : "${KC_PGDATABASE:=keycast}"
-: "${KC_BIN:=$KC_ROOT}"
+: "${KC_BUILD:=$KC_ROOT/build/release}"
+KC_BIN=$KC_BUILD
 PGBIN=/usr/lib/postgresql/15/bin
 if [ "$(id -u)" -eq 0 ]; then KC_PGUSER=postgres; else KC_PGUSER=$(id -un); fi
 KC_CONNINFO="host=$KC_PGDATA port=$KC_PGPORT dbname=$KC_PGDATABASE user=$KC_PGUSER"
 export KC_ROOT KC_VAR KC_HTTP_HOST KC_HTTP_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT \
 	KC_FCGI_SOCKET KC_FCGI_WORKERS KC_APP_CONNS KC_PGDATA KC_PGPORT \
-	KC_PGDATABASE KC_PGUSER KC_CONNINFO KC_BIN
+	KC_PGDATABASE KC_PGUSER KC_CONNINFO KC_BUILD KC_BIN
 
 kc_die() { echo "error: $*" >&2; exit 1; }
 kc_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -56,12 +57,16 @@ kc_as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Builds out of tree in $KC_BUILD (release for the demo, ASan for tests).
 kc_build() {
-	cd "$KC_ROOT"
-	[ -x configure ] || autoreconf -fi
-	[ -f Makefile ] || ./configure --enable-werror ${KC_CONFIGURE_FLAGS:-}
-	make -j"$(nproc)" >/dev/null
-	cd - >/dev/null
+	( cd "$KC_ROOT" && { [ -x configure ] || autoreconf -fi; } ) ||
+		kc_die "autoreconf failed (run tools/deps)"
+	mkdir -p "$KC_BUILD"
+	( cd "$KC_BUILD" &&
+	  { [ -f Makefile ] || "$KC_ROOT/configure" --enable-werror ${KC_CONFIGURE_FLAGS:-} >configure.out ||
+	    { cat configure.out >&2; exit 1; }; } &&
+	  make -j"$(nproc)" ${KC_MAKE_TARGETS:-} >make.out 2>&1 || { tail -40 make.out >&2; exit 1; } ) ||
+		kc_die "build failed in $KC_BUILD"
 }
 
 kc_pg_init() {
