@@ -1,0 +1,430 @@
+// The foundation end to end: pages and mutations through nginx and lighttpd,
+// render requests straight to keycast-fcgi, NOTIFY on commit only, and the
+// failure behaviour (a killed worker, PostgreSQL stopped and started again).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+	env, webServers, until, request, postForm, fcgiHttp, stack, partPid,
+	childPids, isAlive, psql, pgConnect, listen,
+} from './lib.mjs';
+
+const run = Date.now().toString(36); // tells this run's chat messages apart
+const JS = { 'X-Keycast': '1' }; // what keycast.js sends with a mutation
+const BODY_MAX = 64 * 1024;
+
+const entities = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+function decodeHtml(s) {
+	return s.replace(/&(?:#x([0-9a-f]+)|#(\d+)|(\w+));/gi, (all, hex, dec, name) =>
+		hex ? String.fromCodePoint(parseInt(hex, 16))
+			: dec ? String.fromCodePoint(Number(dec)) : entities[name] ?? all);
+}
+
+function rtKey(html) {
+	return /<div data-rt-root data-rt-key="([^"]*)">/.exec(html)?.[1];
+}
+
+function shownCount(html) {
+	const m = /<output id="count"[^>]*>(-?\d+)<\/output>/.exec(html);
+	assert.ok(m, 'no <output id="count"> with a number');
+	return Number(m[1]);
+}
+
+// The inside of the <form method="post" action="ACTION">, or undefined.
+function postFormBody(html, action) {
+	for (const m of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
+		if (/method="post"/i.test(m[1]) && m[1].includes(`action="${action}"`))
+			return m[2];
+	}
+	return undefined;
+}
+
+function chatMessages(html) {
+	return [...html.matchAll(/class="author">([^<]*)<[\s\S]*?class="text">([^<]*)</g)]
+		.map((m) => ({ author: decodeHtml(m[1]), text: decodeHtml(m[2]) }));
+}
+
+const dbCounter = () => Number(psql("SELECT value FROM counters WHERE name = 'global'"));
+const dbSnapshot = () => psql("SELECT (SELECT value FROM counters WHERE name = 'global'), " +
+	'count(*), coalesce(max(id), 0) FROM messages');
+const dbNewest = (room) => psql('SELECT author, body FROM messages WHERE room = ' +
+	`'${room}' ORDER BY id DESC LIMIT 1`);
+
+// Runs a request that must be refused and checks the database did not change.
+async function refused(status, send) {
+	const before = dbSnapshot();
+	const res = await send();
+	assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.body.slice(0, 200)}`);
+	assert.equal(dbSnapshot(), before, 'a refused request changed the database');
+	return res;
+}
+
+function assertRedirect(res, base, path) {
+	assert.equal(res.status, 303);
+	assert.equal(new URL(res.headers.get('location'), base).href, base + path);
+}
+
+async function statuses(base, path, n) {
+	const out = [];
+	for (let i = 0; i < n; i++) out.push((await request(base, path)).status);
+	return out;
+}
+
+before(async () => {
+	for (const { name, base } of webServers)
+		await until(`${name} to serve /counter`, async () => (await request(base, '/counter')).status === 200);
+});
+
+for (const { name, base } of webServers) {
+	describe(`pages and mutations through ${name}`, () => {
+		test('/ links to the counter and the rooms and shows the count and each room\'s messages', async () => {
+			const res = await request(base, '/');
+			assert.equal(res.status, 200);
+			assert.match(res.headers.get('content-type'), /^text\/html/);
+			assert.equal(rtKey(res.body), 'global');
+			assert.ok(res.body.includes('href="/counter"'), 'no link to /counter');
+			assert.ok(res.body.includes('href="/chat/lobby"'), 'no link to /chat/lobby');
+			assert.equal(Number(/id="index-counter">(-?\d+)</.exec(res.body)?.[1]), dbCounter());
+			const inDb = new Map(psql('SELECT room, count(*) FROM messages GROUP BY room')
+				.split('\n').filter(Boolean).map((l) => l.split('|')));
+			const shown = [...res.body.matchAll(/data-room="([^"]+)">(\d+)/g)];
+			assert.ok(shown.some((m) => m[1] === 'lobby'), 'no message count for lobby');
+			for (const [, room, count] of shown) {
+				assert.ok(res.body.includes(`href="/chat/${room}"`), `no link to room ${room}`);
+				assert.equal(count, inDb.get(room) ?? '0', `message count of ${room}`);
+			}
+		});
+
+		test('/counter shows the title, the value in <output id="count"> and − and + forms', async () => {
+			const res = await request(base, '/counter');
+			assert.equal(res.status, 200);
+			assert.match(res.body, /<title>Shared Real-Time Counter\b/);
+			assert.equal(rtKey(res.body), '/counter');
+			assert.equal(shownCount(res.body), dbCounter());
+			assert.notEqual(postFormBody(res.body, '/api/counter/decrement'), undefined, 'no decrement form');
+			assert.notEqual(postFormBody(res.body, '/api/counter/increment'), undefined, 'no increment form');
+		});
+
+		test('/chat/lobby has a form posting author and text to /api/chat/lobby/messages', async () => {
+			const res = await request(base, '/chat/lobby');
+			assert.equal(res.status, 200);
+			assert.equal(rtKey(res.body), '/chat/lobby');
+			const form = postFormBody(res.body, '/api/chat/lobby/messages');
+			assert.notEqual(form, undefined, 'no form posting to /api/chat/lobby/messages');
+			assert.match(form, /name="author"/);
+			assert.match(form, /name="text"/);
+		});
+
+		test('a chat page shows the last 50 messages, oldest first', async () => {
+			const room = `order-${name}-${run}`;
+			psql('INSERT INTO messages (room, author, body) SELECT ' +
+				`'${room}', 'it', 'm' || lpad(i::text, 2, '0') FROM generate_series(1, 55) i`);
+			const res = await request(base, `/chat/${room}`);
+			assert.equal(res.status, 200);
+			const expected = Array.from({ length: 50 }, (_, i) => `m${String(i + 6).padStart(2, '0')}`);
+			assert.deepEqual(chatMessages(res.body).map((m) => m.text), expected);
+		});
+
+		test('increment and decrement form posts change the count and answer 303 to /counter', async () => {
+			const v0 = dbCounter();
+			assertRedirect(await postForm(base, '/api/counter/increment'), base, '/counter');
+			assert.equal(dbCounter(), v0 + 1);
+			assert.equal(shownCount((await request(base, '/counter')).body), v0 + 1);
+			assertRedirect(await postForm(base, '/api/counter/decrement'), base, '/counter');
+			assertRedirect(await postForm(base, '/api/counter/decrement'), base, '/counter');
+			assert.equal(dbCounter(), v0 - 1);
+			assert.equal(shownCount((await request(base, '/counter')).body), v0 - 1);
+		});
+
+		test('mutations with X-Keycast: 1 answer 204 with no body', async () => {
+			const v0 = dbCounter();
+			const inc = await postForm(base, '/api/counter/increment', '', { headers: JS });
+			assert.equal(inc.status, 204);
+			assert.equal(inc.body, '');
+			assert.equal(dbCounter(), v0 + 1);
+			const text = `via js ${name} ${run}`;
+			const chat = await postForm(base, '/api/chat/lobby/messages', { author: 'js', text }, { headers: JS });
+			assert.equal(chat.status, 204);
+			assert.equal(dbNewest('lobby'), `js|${text}`);
+		});
+
+		test('a chat post is stored, answers 303 to the room and appears last on its page', async () => {
+			const text = `hello from ${name} ${run}`;
+			assertRedirect(await postForm(base, '/api/chat/lobby/messages', { author: 'Ada', text }),
+				base, '/chat/lobby');
+			assert.equal(dbNewest('lobby'), `Ada|${text}`);
+			const shown = chatMessages((await request(base, '/chat/lobby')).body);
+			assert.deepEqual(shown.at(-1), { author: 'Ada', text });
+		});
+
+		test('a chat text <script>alert(1)</script> comes back escaped', async () => {
+			const text = '<script>alert(1)</script>';
+			assert.equal((await postForm(base, '/api/chat/lobby/messages', { author: '<b>x</b>', text })).status, 303);
+			const page = (await request(base, '/chat/lobby')).body;
+			assert.ok(!page.includes(text), 'the script tag came back unescaped');
+			assert.ok(!page.includes('<b>x</b>'), 'the author came back unescaped');
+			assert.deepEqual(chatMessages(page).at(-1), { author: '<b>x</b>', text });
+		});
+
+		test('SQL in a chat post is stored literally and counters still exists', async () => {
+			const author = "x'); DELETE FROM messages; --";
+			const text = "'; DROP TABLE counters; --";
+			assert.equal((await postForm(base, '/api/chat/lobby/messages', { author, text })).status, 303);
+			assert.equal(dbNewest('lobby'), `${author}|${text}`);
+			assert.equal(psql("SELECT to_regclass('counters')"), 'counters');
+			assert.deepEqual(chatMessages((await request(base, '/chat/lobby')).body).at(-1), { author, text });
+			assert.equal((await request(base, '/counter')).status, 200);
+		});
+
+		test('unknown paths and invalid rooms answer 404', async () => {
+			for (const path of ['/nope', '/counter/x', '/chat/UPPER', `/chat/${'a'.repeat(33)}`, '/chat/a_b'])
+				assert.equal((await request(base, path)).status, 404, path);
+			assert.equal((await request(base, `/chat/${'a'.repeat(32)}`)).status, 200, 'a 32-character room');
+			await refused(404, () => postForm(base, '/api/chat/UPPER/messages', { author: 'a', text: 'b' }));
+		});
+
+		test('a wrong method answers 405 with Allow', async () => {
+			const get = await refused(405, () => request(base, '/api/counter/increment'));
+			assert.deepEqual(get.headers.get('allow')?.split(/,\s*/), ['POST']);
+			const post = await refused(405, () => postForm(base, '/counter'));
+			assert.ok(post.headers.get('allow')?.split(/,\s*/).includes('GET'),
+				`Allow: ${post.headers.get('allow')}`);
+		});
+
+		test('HEAD works on every GET route', async () => {
+			for (const path of ['/', '/counter', '/chat/lobby']) {
+				const res = await request(base, path, { method: 'HEAD' });
+				assert.equal(res.status, 200, path);
+				assert.match(res.headers.get('content-type'), /^text\/html/, path);
+			}
+		});
+
+		test('a body over 64 KiB answers 413 and changes nothing; exactly 64 KiB is read', async () => {
+			const chat = (size) => 'author=a&text=' + 'x'.repeat(size - 'author=a&text='.length);
+			await refused(413, () => postForm(base, '/api/chat/lobby/messages', chat(BODY_MAX + 1)));
+			await refused(413, () => postForm(base, '/api/counter/increment', 'x='.padEnd(BODY_MAX + 1, 'x')));
+			// At the limit the body is read, and its 65522-character text is too long.
+			await refused(422, () => postForm(base, '/api/chat/lobby/messages', chat(BODY_MAX)));
+		});
+
+		test('an empty or too long author or text, or invalid UTF-8, answers 422 and stores nothing', async () => {
+			const bad = [
+				{ author: '', text: 'hi' },
+				{ author: '   ', text: 'hi' },
+				{ author: 'a'.repeat(33), text: 'hi' },
+				{ author: 'a', text: '' },
+				{ author: 'a', text: 'b'.repeat(501) },
+				'author=a&text=%ff',
+				'author=%ff&text=hi',
+				'author=a&text=%c3%28',
+			];
+			for (const form of bad) {
+				const res = await refused(422, () => postForm(base, '/api/chat/lobby/messages', form));
+				assert.ok(res.body.trim().length > 0, `no message for ${JSON.stringify(form)}`);
+			}
+		});
+
+		test('an author of 32 and a text of 500 characters are accepted (characters, not bytes)', async () => {
+			const author = 'é'.repeat(32);
+			const text = 'ü'.repeat(500);
+			assert.equal((await postForm(base, '/api/chat/lobby/messages', { author, text })).status, 303);
+			assert.equal(dbNewest('lobby'), `${author}|${text}`);
+		});
+
+		test('a cross-site post answers 403 and changes nothing; a same-origin one works', async () => {
+			for (const headers of [
+				{ Origin: 'http://evil.example' },
+				{ Origin: 'null' },
+				{ Origin: `${base}.evil.example` },
+				{ 'Sec-Fetch-Site': 'cross-site' },
+				{ 'Sec-Fetch-Site': 'cross-site', Origin: base },
+			]) {
+				await refused(403, () => postForm(base, '/api/counter/increment', '', { headers }));
+				await refused(403, () => postForm(base, '/api/chat/lobby/messages',
+					{ author: 'a', text: 'b' }, { headers }));
+			}
+			const v0 = dbCounter();
+			const res = await postForm(base, '/api/counter/increment', '',
+				{ headers: { Origin: base, 'Sec-Fetch-Site': 'same-origin' } });
+			assertRedirect(res, base, '/counter');
+			assert.equal(dbCounter(), v0 + 1);
+		});
+
+		test('an X-Keycast-Render header from a client is cleared: the full page comes back', async () => {
+			const res = await request(base, '/counter', { headers: { 'X-Keycast-Render': '/counter' } });
+			assert.equal(res.status, 200);
+			assert.match(res.body, /^<!doctype html>/i);
+			assert.equal(rtKey(res.body), '/counter');
+		});
+
+		test('40 concurrent page loads and 10 concurrent posts all complete', async () => {
+			const v0 = dbCounter();
+			const opts = { timeout: 15000 };
+			const [gets, posts] = await Promise.all([
+				Promise.all(Array.from({ length: 40 }, () => request(base, '/counter', opts))),
+				Promise.all(Array.from({ length: 10 }, () =>
+					postForm(base, '/api/counter/increment', '', { ...opts, headers: JS }))),
+			]);
+			assert.deepEqual(gets.map((r) => r.status), Array(40).fill(200));
+			assert.deepEqual(posts.map((r) => r.status), Array(10).fill(204));
+			assert.equal(dbCounter(), v0 + 10);
+		});
+	});
+}
+
+describe('requests straight to the FastCGI socket', () => {
+	for (const [url, key] of [['/', 'global'], ['/counter', '/counter'], ['/chat/lobby', '/chat/lobby']]) {
+		test(`a render request for ${url} gets the fragment alone, the one the page wraps`, async () => {
+			const page = await fcgiHttp('GET', url);
+			const frag = await fcgiHttp('GET', url, { headers: { 'X-Keycast-Render': key } });
+			assert.equal(page.status, 200);
+			assert.equal(frag.status, 200);
+			assert.ok(frag.body.length > 0, 'empty fragment');
+			assert.doesNotMatch(frag.body, /<html|<!doctype|data-rt-root/i);
+			assert.ok(page.body.includes(`<div data-rt-root data-rt-key="${key}">${frag.body}</div>`),
+				'the page does not wrap exactly the fragment');
+		});
+	}
+
+	test('the counter fragment carries the current value', async () => {
+		const frag = await fcgiHttp('GET', '/counter', { headers: { 'X-Keycast-Render': '/counter' } });
+		assert.equal(shownCount(frag.body), dbCounter());
+	});
+
+	test('HEAD answers with the headers of GET and no body', async () => {
+		const get = await fcgiHttp('GET', '/counter');
+		const head = await fcgiHttp('HEAD', '/counter');
+		assert.equal(head.status, 200);
+		assert.equal(head.body, '');
+		assert.equal(head.headers['content-type'], get.headers['content-type']);
+		assert.equal(Number(head.headers['content-length']), Buffer.byteLength(get.body));
+	});
+});
+
+describe('NOTIFY on channel keycast', () => {
+	let listener;
+	before(async () => { listener = await listen('keycast'); });
+	after(() => listener?.close());
+
+	test('an increment notifies /counter and global', async () => {
+		await listener.sync();
+		assert.equal((await postForm(env.httpBase, '/api/counter/increment', '', { headers: JS })).status, 204);
+		const got = await listener.sync();
+		assert.ok(got.includes('/counter') && got.includes('global'), `received ${JSON.stringify(got)}`);
+	});
+
+	test('a chat post notifies /chat/<room> and global', async () => {
+		await listener.sync();
+		const res = await postForm(env.httpBase, '/api/chat/lobby/messages',
+			{ author: 'n', text: `notify ${run}` }, { headers: JS });
+		assert.equal(res.status, 204);
+		const got = await listener.sync();
+		assert.ok(got.includes('/chat/lobby') && got.includes('global'), `received ${JSON.stringify(got)}`);
+	});
+
+	test('a change is notified only when its transaction commits', async () => {
+		const tx = await pgConnect();
+		try {
+			await listener.sync();
+			await tx.query('BEGIN');
+			await tx.query("UPDATE counters SET value = value + 1 WHERE name = 'global'");
+			assert.deepEqual(await listener.sync(), [], 'notified before COMMIT');
+			await tx.query('COMMIT');
+			const got = await listener.sync();
+			assert.ok(got.includes('/counter') && got.includes('global'), `received ${JSON.stringify(got)}`);
+			await tx.query('BEGIN');
+			await tx.query("UPDATE counters SET value = value + 1 WHERE name = 'global'");
+			await tx.query('ROLLBACK');
+			assert.deepEqual(await listener.sync(), [], 'notified for a rolled-back change');
+		} finally {
+			await tx.end();
+		}
+	});
+
+	test('refused mutations (422, 403, 413) notify nothing', async () => {
+		await listener.sync();
+		const chat = '/api/chat/lobby/messages';
+		await refused(422, () => postForm(env.httpBase, chat, { author: '', text: 'x' }, { headers: JS }));
+		await refused(422, () => postForm(env.httpBase, chat, 'author=a&text=%ff', { headers: JS }));
+		await refused(403, () => postForm(env.httpBase, '/api/counter/increment', '',
+			{ headers: { ...JS, Origin: 'http://evil.example' } }));
+		await refused(403, () => postForm(env.httpBase, chat, { author: 'a', text: 'b' },
+			{ headers: { ...JS, 'Sec-Fetch-Site': 'cross-site' } }));
+		await refused(413, () => postForm(env.httpBase, '/api/counter/increment', 'x='.padEnd(BODY_MAX + 1, 'x')));
+		assert.deepEqual(await listener.sync(), []);
+	});
+});
+
+describe('failures', () => {
+	test('a worker killed with SIGKILL is replaced and requests keep succeeding', async () => {
+		const parent = partPid('fcgi');
+		const workers = childPids(parent);
+		assert.ok(workers.length > 0, 'keycast-fcgi has no worker processes');
+		const victim = workers[0];
+		let replaced = false;
+		try {
+			process.kill(victim, 'SIGKILL');
+			await until('a replacement worker', () => {
+				const now = childPids(parent);
+				return !now.includes(victim) && now.length === workers.length;
+			});
+			replaced = true;
+			for (const { name, base } of webServers)
+				assert.deepEqual(await statuses(base, '/counter', 50), Array(50).fill(200), name);
+			assert.equal(partPid('fcgi'), parent, 'keycast-fcgi was restarted');
+			assert.ok(isAlive(parent), 'the keycast-fcgi parent is gone');
+		} finally {
+			if (!replaced) {
+				stack('stop', 'fcgi');
+				stack('start', 'fcgi');
+			}
+		}
+	});
+
+	test('with PostgreSQL stopped pages answer 503 within 1 s; started again, they work without restarting keycast-fcgi', async () => {
+		const parent = partPid('fcgi');
+		stack('stop', 'pg');
+		try {
+			for (const { name, base } of webServers) {
+				for (const send of [
+					() => request(base, '/'),
+					() => request(base, '/counter'),
+					() => request(base, '/chat/lobby'),
+					() => postForm(base, '/api/counter/increment', '', { headers: JS }),
+				]) {
+					const t0 = Date.now();
+					const res = await send();
+					const ms = Date.now() - t0;
+					assert.equal(res.status, 503, `${name}: ${res.body.slice(0, 200)}`);
+					assert.ok(ms < 1000, `${name}: the 503 took ${ms} ms`);
+				}
+			}
+		} finally {
+			stack('start', 'pg');
+		}
+		let recovered = false;
+		try {
+			// Workers connect on demand, so once PostgreSQL takes connections
+			// every request must work, also on workers that sat idle while it
+			// was away. Each new FastCGI connection goes to the next idle
+			// worker, so these reach all of them.
+			await until('PostgreSQL to accept connections', () => psql('SELECT 1') === '1', { timeout: 15000 });
+			const direct = [];
+			for (let i = 0; i < 3 * childPids(parent).length; i++)
+				direct.push((await fcgiHttp('GET', '/counter')).status);
+			assert.deepEqual(direct, Array(direct.length).fill(200),
+				'FastCGI: some requests failed after PostgreSQL came back');
+			for (const { name, base } of webServers)
+				assert.deepEqual(await statuses(base, '/counter', 30), Array(30).fill(200),
+					`${name}: some requests failed after PostgreSQL came back`);
+			assert.equal(partPid('fcgi'), parent, 'keycast-fcgi was restarted');
+			assert.ok(isAlive(parent), 'the keycast-fcgi parent is gone');
+			recovered = true;
+		} finally {
+			// Later suites need workers that work.
+			if (!recovered) {
+				stack('stop', 'fcgi');
+				stack('start', 'fcgi');
+			}
+		}
+	});
+});
