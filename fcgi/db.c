@@ -68,8 +68,16 @@ db_ensure(struct db *db)
 	const char *const vals[] = { "2", "keycast-fcgi", db->conninfo, NULL };
 	size_t i;
 
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+	/* A server restart closes idle connections: reading what is pending
+	 * notices that before a query fails on it. */
+	if (db->conn != NULL && PQconsumeInput(db->conn) &&
+	    PQstatus(db->conn) == CONNECTION_OK)
 		return DB_OK;
+	if (db->conn != NULL) {
+		db_set_error(db, "connection lost", PQerrorMessage(db->conn));
+		log_warn("%s; reconnecting", db->error);
+		db->was_down = 1;
+	}
 	db_disconnect(db);
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
