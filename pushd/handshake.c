@@ -1,0 +1,525 @@
+/* The request-head parser and the upgrade checks (see handshake.h). The
+ * parser is a byte-at-a-time state machine, so a head split anywhere parses
+ * the same as one in a single piece; the fuzz target checks exactly that. */
+#include "handshake.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ws.h"
+
+enum {
+	S_START,	/* before the request line; empty lines are skipped */
+	S_METHOD,
+	S_TARGET,
+	S_VERSION,
+	S_RL_LF,	/* CR after the version seen */
+	S_LINE,		/* start of a header line (or the blank line) */
+	S_NAME,
+	S_VALUE_WS,	/* optional whitespace after the colon */
+	S_VALUE,
+	S_VALUE_LF,	/* CR after a value seen */
+	S_END_LF,	/* CR of the blank line seen */
+	S_DONE,
+	S_ERROR,
+};
+
+enum {
+	F_NONE,		/* a header we do not keep */
+	F_HOST,
+	F_ORIGIN,
+	F_UPGRADE,
+	F_CONNECTION,
+	F_WS_KEY,
+	F_WS_VERSION,
+};
+
+static const struct {
+	const char	*name;
+	int		 field;
+} fields[] = {
+	{ "host", F_HOST },
+	{ "origin", F_ORIGIN },
+	{ "upgrade", F_UPGRADE },
+	{ "connection", F_CONNECTION },
+	{ "sec-websocket-key", F_WS_KEY },
+	{ "sec-websocket-version", F_WS_VERSION },
+};
+
+void
+hs_init(struct hs_parser *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->state = S_START;
+	p->ws_version = -1;
+}
+
+int
+hs_error_status(enum hs_rc rc)
+{
+	switch (rc) {
+	case HS_ETOOBIG:
+		return 431;
+	case HS_ETARGET:
+		return 414;
+	case HS_EVERSION:
+		return 505;
+	default:
+		return 400;
+	}
+}
+
+static int
+is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Does the comma-separated token list s[0..n) hold tok (any case)? */
+static int
+list_has(const char *s, size_t n, const char *tok)
+{
+	size_t i = 0, tlen = strlen(tok);
+
+	while (i < n) {
+		size_t start, end;
+
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
+			i++;
+		start = i;
+		while (i < n && s[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+			end--;
+		if (end - start == tlen && strncasecmp(s + start, tok, tlen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+set_once(char *dst, int *seen, const char *v, size_t n)
+{
+	if (*seen)
+		return -1;
+	*seen = 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* A header line ended: keep what we need from it. */
+static int
+end_field(struct hs_parser *p)
+{
+	const char *v = p->value;
+	size_t n = p->value_len;
+
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	switch (p->field) {
+	case F_HOST:
+		return set_once(p->host, &p->has_host, v, n);
+	case F_ORIGIN:
+		return set_once(p->origin, &p->has_origin, v, n);
+	case F_WS_KEY:
+		return set_once(p->ws_key, &p->has_ws_key, v, n);
+	case F_UPGRADE:
+		if (list_has(v, n, "websocket"))
+			p->upgrade_websocket = 1;
+		return 0;
+	case F_CONNECTION:
+		if (list_has(v, n, "upgrade"))
+			p->connection_upgrade = 1;
+		return 0;
+	case F_WS_VERSION:
+		if (p->ws_version != -1)
+			return -1;
+		if (n == 0 || n > 3 || strspn(v, "0123456789") < n) {
+			p->ws_version = -2;
+		} else {
+			p->ws_version = 0;
+			for (size_t i = 0; i < n; i++)
+				p->ws_version = p->ws_version * 10 + (v[i] - '0');
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void
+start_field(struct hs_parser *p)
+{
+	p->field = F_NONE;
+	p->value_len = 0;
+	if (p->name_len > sizeof(p->name))
+		return;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strlen(fields[i].name) == p->name_len &&
+		    memcmp(fields[i].name, p->name, p->name_len) == 0) {
+			p->field = fields[i].field;
+			return;
+		}
+	}
+}
+
+/* The request line's version, collected in p->value. */
+static enum hs_rc
+end_version(struct hs_parser *p)
+{
+	const char *v = p->value;
+
+	if (p->value_len == 8 && memcmp(v, "HTTP/1.", 7) == 0 &&
+	    v[7] >= '0' && v[7] <= '9') {
+		p->minor = v[7] - '0';
+		p->value_len = 0;
+		return HS_MORE;
+	}
+	if (p->value_len >= 6 && memcmp(v, "HTTP/", 5) == 0 &&
+	    v[5] >= '0' && v[5] <= '9')
+		return HS_EVERSION;
+	return HS_EBAD;
+}
+
+static enum hs_rc
+step(struct hs_parser *p, unsigned char c)
+{
+	switch (p->state) {
+	case S_START:
+		if (c == '\r' || c == '\n')
+			return HS_MORE;
+		p->state = S_METHOD;
+		/* FALLTHROUGH */
+	case S_METHOD:
+		if (c == ' ') {
+			if (p->method_len == 0)
+				return HS_EBAD;
+			p->state = S_TARGET;
+			return HS_MORE;
+		}
+		if (!is_tchar(c) || p->method_len + 1 >= sizeof(p->method))
+			return HS_EBAD;
+		p->method[p->method_len++] = (char)c;
+		return HS_MORE;
+	case S_TARGET:
+		if (c == ' ') {
+			if (p->target_len == 0)
+				return HS_EBAD;
+			p->state = S_VERSION;
+			return HS_MORE;
+		}
+		if (c <= 0x20 || c >= 0x7f)
+			return HS_EBAD;
+		if (p->target_len >= HS_TARGET_MAX)
+			return HS_ETARGET;
+		p->target[p->target_len++] = (char)c;
+		return HS_MORE;
+	case S_VERSION:
+		if (c == '\r' || c == '\n') {
+			enum hs_rc rc = end_version(p);
+			if (rc != HS_MORE)
+				return rc;
+			p->state = c == '\r' ? S_RL_LF : S_LINE;
+			return HS_MORE;
+		}
+		if (p->value_len >= 8)
+			return HS_EBAD;
+		p->value[p->value_len++] = (char)c;
+		return HS_MORE;
+	case S_RL_LF:
+	case S_VALUE_LF:
+		if (c != '\n')
+			return HS_EBAD;
+		p->state = S_LINE;
+		return HS_MORE;
+	case S_LINE:
+		if (c == '\r') {
+			p->state = S_END_LF;
+			return HS_MORE;
+		}
+		if (c == '\n')
+			goto done;
+		p->name_len = 0;
+		p->state = S_NAME;
+		/* FALLTHROUGH */
+	case S_NAME:
+		if (c == ':') {
+			if (p->name_len == 0)
+				return HS_EBAD;
+			start_field(p);
+			p->state = S_VALUE_WS;
+			return HS_MORE;
+		}
+		/* No whitespace before the colon, no obs-fold (RFC 7230 3.2.4). */
+		if (!is_tchar(c))
+			return HS_EBAD;
+		if (p->name_len < sizeof(p->name))
+			p->name[p->name_len] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		if (p->name_len <= sizeof(p->name))
+			p->name_len++;
+		return HS_MORE;
+	case S_VALUE_WS:
+		if (c == ' ' || c == '\t')
+			return HS_MORE;
+		p->state = S_VALUE;
+		/* FALLTHROUGH */
+	case S_VALUE:
+		if (c == '\r' || c == '\n') {
+			if (end_field(p) != 0)
+				return HS_EBAD;
+			p->state = c == '\r' ? S_VALUE_LF : S_LINE;
+			return HS_MORE;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return HS_EBAD;
+		if (p->field != F_NONE) {
+			if (p->value_len >= HS_FIELD_MAX)
+				return HS_EBAD;
+			p->value[p->value_len++] = (char)c;
+		}
+		return HS_MORE;
+	case S_END_LF:
+		if (c != '\n')
+			return HS_EBAD;
+		goto done;
+	}
+	return HS_EBAD;
+done:
+	/* RFC 7230 5.4: an HTTP/1.1 request without Host is refused. */
+	if (p->minor >= 1 && !p->has_host)
+		return HS_EBAD;
+	p->method[p->method_len] = '\0';
+	p->target[p->target_len] = '\0';
+	return HS_DONE;
+}
+
+enum hs_rc
+hs_feed(struct hs_parser *p, const char *data, size_t n, size_t *used)
+{
+	size_t i;
+	enum hs_rc rc = HS_MORE;
+
+	*used = 0;
+	if (p->state == S_DONE)
+		return HS_DONE;
+	if (p->state == S_ERROR)
+		return p->err;
+	for (i = 0; i < n; i++) {
+		if (p->total >= HS_HEAD_MAX) {
+			rc = HS_ETOOBIG;
+			break;
+		}
+		p->total++;
+		rc = step(p, (unsigned char)data[i]);
+		if (rc != HS_MORE) {
+			i++;
+			break;
+		}
+	}
+	*used = i;
+	if (rc == HS_DONE) {
+		p->state = S_DONE;
+	} else if (rc != HS_MORE) {
+		p->state = S_ERROR;
+		p->err = rc;
+	}
+	return rc;
+}
+
+static int
+path_is(const struct hs_parser *p, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(p->target, path, n) == 0 &&
+	    (p->target[n] == '\0' || p->target[n] == '?');
+}
+
+enum hs_route
+hs_route(const struct hs_parser *p)
+{
+	if (path_is(p, "/__realtime"))
+		return HS_REALTIME;
+	if (path_is(p, "/healthz"))
+		return HS_HEALTHZ;
+	if (path_is(p, "/metrics"))
+		return HS_METRICS;
+	return HS_NOT_FOUND;
+}
+
+long
+hs_query_param(const char *query, size_t qlen, const char *name, char *out,
+    size_t outsz)
+{
+	char tmp[HS_TARGET_MAX + 1];
+	size_t nlen = strlen(name), i = 0;
+
+	while (i < qlen) {
+		size_t end = i;
+		long len;
+
+		while (end < qlen && query[end] != '&')
+			end++;
+		if (end - i > nlen && query[i + nlen] == '=' &&
+		    memcmp(query + i, name, nlen) == 0) {
+			const char *v = query + i + nlen + 1;
+			size_t vlen = end - i - nlen - 1;
+
+			if (vlen >= sizeof(tmp))
+				return -2;
+			len = pct_decode(tmp, v, vlen, 1);
+			if (len < 0 || (size_t)len >= outsz)
+				return -2;
+			memcpy(out, tmp, (size_t)len + 1);
+			return len;
+		}
+		if (end - i == nlen && memcmp(query + i, name, nlen) == 0) {
+			out[0] = '\0';
+			return 0;
+		}
+		i = end + 1;
+	}
+	return -1;
+}
+
+/* Splits an authority "host[:port]" (host may be "[v6]"). */
+static void
+split_authority(const char *a, size_t n, size_t *hostlen, const char **port,
+    size_t *portlen)
+{
+	const char *colon = NULL;
+
+	if (n > 0 && a[0] == '[') {
+		const char *rb = memchr(a, ']', n);
+		if (rb != NULL && (size_t)(rb - a) + 1 < n && rb[1] == ':')
+			colon = rb + 1;
+	} else {
+		colon = memrchr(a, ':', n);
+	}
+	if (colon == NULL) {
+		*hostlen = n;
+		*port = NULL;
+		*portlen = 0;
+	} else {
+		*hostlen = (size_t)(colon - a);
+		*port = colon + 1;
+		*portlen = n - *hostlen - 1;
+	}
+}
+
+static int
+origin_matches_host(const char *origin, const char *host)
+{
+	const char *auth, *sep, *oport, *hport;
+	size_t alen, ohost, oportlen, hhost, hportlen;
+	const char *defport;
+
+	if (strncasecmp(origin, "http://", 7) == 0) {
+		auth = origin + 7;
+		defport = "80";
+	} else if (strncasecmp(origin, "https://", 8) == 0) {
+		auth = origin + 8;
+		defport = "443";
+	} else {
+		return 0;	/* "null", file:, extensions: never the host */
+	}
+	if ((sep = strchr(auth, '/')) != NULL && sep[1] != '\0')
+		return 0;
+	alen = sep != NULL ? (size_t)(sep - auth) : strlen(auth);
+	split_authority(auth, alen, &ohost, &oport, &oportlen);
+	split_authority(host, strlen(host), &hhost, &hport, &hportlen);
+	if (ohost == 0 || ohost != hhost || strncasecmp(auth, host, ohost) != 0)
+		return 0;
+	/* A Host without a port (a proxy's $host) matches any port; a Host
+	 * with one must agree with the Origin's, explicit or default. */
+	if (hport == NULL)
+		return 1;
+	if (oport == NULL) {
+		oport = defport;
+		oportlen = strlen(defport);
+	}
+	return oportlen == hportlen && memcmp(oport, hport, hportlen) == 0;
+}
+
+static int
+ws_key_valid(const char *k)
+{
+	/* Base64 of 16 bytes: 22 characters and "==" (RFC 6455 4.1). */
+	if (strlen(k) != 24 || strcmp(k + 22, "==") != 0)
+		return 0;
+	for (int i = 0; i < 22; i++) {
+		char c = k[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
+    struct hs_upgrade *u, const char **why)
+{
+	const char *q = strchr(p->target, '?');
+	size_t qlen = q != NULL ? strlen(q + 1) : 0;
+	long n;
+
+	q = q != NULL ? q + 1 : "";
+	if (strcmp(p->method, "GET") != 0) {
+		*why = "WebSocket upgrades use GET";
+		return 405;
+	}
+	if (p->minor < 1) {
+		*why = "WebSocket upgrades need HTTP/1.1";
+		return 400;
+	}
+	if (!p->upgrade_websocket || !p->connection_upgrade) {
+		*why = "not a WebSocket upgrade (Upgrade/Connection headers)";
+		return 426;
+	}
+	if (p->ws_version != 13) {
+		*why = "unsupported Sec-WebSocket-Version (13 only)";
+		return 426;
+	}
+	if (!p->has_ws_key || !ws_key_valid(p->ws_key)) {
+		*why = "missing or malformed Sec-WebSocket-Key";
+		return 400;
+	}
+	n = hs_query_param(q, qlen, "key", u->key, sizeof(u->key));
+	if (n < 0 || !key_valid(u->key, (size_t)n)) {
+		*why = n == -1 ? "missing key parameter" :
+		    "key must be 1..256 printable ASCII characters, no spaces";
+		return 400;
+	}
+	u->key_len = (size_t)n;
+	n = hs_query_param(q, qlen, "url", u->url, sizeof(u->url));
+	if (n == -1) {
+		memcpy(u->url, u->key, u->key_len + 1);
+		n = (long)u->key_len;
+	}
+	if (n < 0 || !url_valid(u->url, (size_t)n)) {
+		*why = "url must be a path starting with / (at most 1 KiB, "
+		    "no scheme or host)";
+		return 400;
+	}
+	u->url_len = (size_t)n;
+	if (p->has_origin) {
+		int allowed = origin_matches_host(p->origin, p->host);
+
+		for (size_t i = 0; !allowed && i < nallow; i++)
+			allowed = strcasecmp(p->origin, allow[i]) == 0;
+		if (!allowed) {
+			*why = "Origin does not match Host or --allow-origin";
+			return 403;
+		}
+	}
+	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0) {
+		*why = "cannot compute Sec-WebSocket-Accept";
+		return 500;
+	}
+	*why = NULL;
+	return 101;
+}

@@ -1,0 +1,359 @@
+/* Keys, urls, members and the per-url render state (see hub.h).
+ *
+ * Freshness is counted in generations: every notify bumps the url's gen; a
+ * render remembers the gen it started at, and the frame it yields is
+ * current while no notify came since. A url is freed once it has no
+ * members and no iteration over it is running (busy). */
+#include "hub.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "metrics.h"
+#include "xmalloc.h"
+
+#define RETRY_MIN_MS	100
+#define RETRY_MAX_MS	5000
+
+enum rstate {
+	R_IDLE,
+	R_INFLIGHT,	/* a render is running */
+	R_RETRY,	/* the last render failed; hub_retry is due */
+};
+
+struct hub_key {
+	UT_hash_handle	 hh;
+	struct hub	*hub;
+	struct hub_url	*urls;		/* hash by url */
+	unsigned	 nurls;
+	size_t		 len;
+	char		 key[];
+};
+
+struct hub_url {
+	UT_hash_handle		 hh;
+	struct hub_key		*k;
+	struct hub_member	*head, *tail;
+	unsigned long		 nmembers;
+	enum rstate		 state;
+	int			 pending;	/* a notify came during a render */
+	unsigned		 busy;		/* iterations over members */
+	unsigned		 failures;	/* renders failed in a row */
+	uint64_t		 gen;		/* notifies seen */
+	uint64_t		 render_gen;	/* gen the running render saw */
+	uint64_t		 cached_gen;	/* gen the cached frame saw */
+	struct ws_frame		*cached;
+	void			*slot;
+	char			*host;
+	size_t			 len;
+	char			 url[];
+};
+
+struct hub {
+	const struct hub_ops	*ops;
+	void			*arg;
+	unsigned		 max_urls;
+	struct hub_key		*keys;
+};
+
+struct hub *
+hub_new(const struct hub_ops *ops, void *arg, unsigned max_urls)
+{
+	struct hub *h = xcalloc(1, sizeof(*h));
+
+	h->ops = ops;
+	h->arg = arg;
+	h->max_urls = max_urls;
+	return h;
+}
+
+static void
+url_free(struct hub_url *u)
+{
+	struct hub_key *k = u->k;
+	struct hub *h = k->hub;
+
+	h->ops->forget(h->arg, u);
+	HASH_DEL(k->urls, u);
+	k->nurls--;
+	ws_frame_unref(u->cached);
+	free(u->host);
+	free(u);
+	if (k->nurls == 0) {
+		HASH_DEL(h->keys, k);
+		free(k);
+	}
+}
+
+static void
+url_maybe_free(struct hub_url *u)
+{
+	if (u->nmembers == 0 && u->busy == 0)
+		url_free(u);
+}
+
+void
+hub_free(struct hub *h)
+{
+	struct hub_key *k, *ktmp;
+	struct hub_url *u, *utmp;
+	struct hub_member *m;
+
+	if (h == NULL)
+		return;
+	HASH_ITER(hh, h->keys, k, ktmp) {
+		HASH_ITER(hh, k->urls, u, utmp) {
+			for (m = u->head; m != NULL; m = m->next)
+				m->url = NULL;
+			url_free(u);
+		}
+	}
+	free(h);
+}
+
+static void
+start_render(struct hub_url *u)
+{
+	struct hub *h = u->k->hub;
+
+	u->state = R_INFLIGHT;
+	u->pending = 0;
+	u->render_gen = u->gen;
+	h->ops->render(h->arg, u);
+}
+
+/* Something wants a render of u at the current gen. */
+static void
+want_render(struct hub_url *u)
+{
+	switch (u->state) {
+	case R_IDLE:
+		start_render(u);
+		break;
+	case R_INFLIGHT:
+		if (!u->pending)
+			u->pending = 1;
+		else
+			metrics.renders_coalesced++;
+		break;
+	case R_RETRY:
+		/* The retry renders the latest state anyway. */
+		metrics.renders_coalesced++;
+		break;
+	}
+}
+
+int
+hub_join(struct hub *h, struct hub_member *m, const char *key, size_t klen,
+    const char *url, size_t ulen, const char *host)
+{
+	struct hub_key *k;
+	struct hub_url *u = NULL;
+
+	HASH_FIND(hh, h->keys, key, klen, k);
+	if (k != NULL)
+		HASH_FIND(hh, k->urls, url, ulen, u);
+	if (u == NULL) {
+		if (k != NULL && k->nurls >= h->max_urls)
+			return HUB_ETOOMANY;
+		if (k == NULL) {
+			k = xcalloc(1, sizeof(*k) + klen + 1);
+			k->hub = h;
+			k->len = klen;
+			memcpy(k->key, key, klen);
+			HASH_ADD_KEYPTR(hh, h->keys, k->key, k->len, k);
+		}
+		u = xcalloc(1, sizeof(*u) + ulen + 1);
+		u->k = k;
+		u->len = ulen;
+		memcpy(u->url, url, ulen);
+		u->host = xstrdup(host != NULL ? host : "");
+		HASH_ADD_KEYPTR(hh, k->urls, u->url, u->len, u);
+		k->nurls++;
+	}
+	m->url = u;
+	m->next = NULL;
+	m->prev = u->tail;
+	if (u->tail != NULL)
+		u->tail->next = m;
+	else
+		u->head = m;
+	u->tail = m;
+	u->nmembers++;
+
+	if (u->cached != NULL && u->cached_gen == u->gen)
+		h->ops->send(h->arg, m, u->cached);
+	else if (u->state == R_IDLE)
+		start_render(u);
+	/* Else a running render started at the current gen (its frame
+	 * reaches m), or one is pending or a retry is due. */
+	return 0;
+}
+
+static void
+unlink_member(struct hub_member *m)
+{
+	struct hub_url *u = m->url;
+
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		u->head = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	else
+		u->tail = m->prev;
+	m->prev = m->next = NULL;
+	m->url = NULL;
+	u->nmembers--;
+}
+
+void
+hub_leave(struct hub_member *m)
+{
+	struct hub_url *u = m->url;
+
+	if (u == NULL)
+		return;
+	unlink_member(m);
+	url_maybe_free(u);
+}
+
+void
+hub_notify(struct hub *h, const char *key, size_t klen)
+{
+	struct hub_key *k;
+	struct hub_url *u, *tmp;
+
+	HASH_FIND(hh, h->keys, key, klen, k);
+	if (k == NULL)
+		return;
+	/* ops->render never calls back into the hub, so k and its urls
+	 * stay put while we walk them. */
+	HASH_ITER(hh, k->urls, u, tmp) {
+		u->gen++;
+		want_render(u);
+	}
+}
+
+void
+hub_resync(struct hub *h)
+{
+	struct hub_key *k, *ktmp;
+	struct hub_url *u, *utmp;
+
+	HASH_ITER(hh, h->keys, k, ktmp) {
+		HASH_ITER(hh, k->urls, u, utmp) {
+			u->gen++;
+			want_render(u);
+		}
+	}
+}
+
+static void
+close_all(struct hub_url *u, uint16_t code, const char *reason)
+{
+	struct hub *h = u->k->hub;
+	struct hub_member *m;
+
+	u->busy++;
+	while ((m = u->head) != NULL) {
+		unlink_member(m);
+		h->ops->close(h->arg, m, code, reason);
+	}
+	u->busy--;
+}
+
+static void
+broadcast(struct hub_url *u, struct ws_frame *f)
+{
+	struct hub *h = u->k->hub;
+	struct hub_member *m, *next;
+
+	/* A failed send may make its member leave, never another one. */
+	u->busy++;
+	for (m = u->head; m != NULL; m = next) {
+		next = m->next;
+		h->ops->send(h->arg, m, f);
+	}
+	u->busy--;
+}
+
+static unsigned
+retry_delay(unsigned failures)
+{
+	unsigned ms = RETRY_MIN_MS;
+
+	while (--failures > 0 && ms < RETRY_MAX_MS)
+		ms *= 2;
+	return ms < RETRY_MAX_MS ? ms : RETRY_MAX_MS;
+}
+
+void
+hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
+{
+	struct hub *h = u->k->hub;
+
+	u->state = R_IDLE;
+	if (status == 200) {
+		metrics.renders_ok++;
+		u->failures = 0;
+		ws_frame_unref(u->cached);
+		u->cached = ws_frame_text(body, len);
+		u->cached_gen = u->render_gen;
+		broadcast(u, u->cached);
+		if (u->pending && u->nmembers > 0)
+			start_render(u);
+	} else {
+		metrics.renders_failed++;
+		if (status == 404) {
+			close_all(u, WS_CLOSE_NOT_FOUND, "not found");
+		} else if (status == 403) {
+			close_all(u, WS_CLOSE_FORBIDDEN, "forbidden");
+		} else if (u->nmembers > 0) {
+			/* Clients keep their last frame; try again later. */
+			u->state = R_RETRY;
+			u->pending = 0;
+			u->failures++;
+			h->ops->retry_later(h->arg, u, retry_delay(u->failures));
+		}
+	}
+	url_maybe_free(u);
+}
+
+void
+hub_retry(struct hub_url *u)
+{
+	start_render(u);
+}
+
+const char *
+hub_url_key(const struct hub_url *u)
+{
+	return u->k->key;
+}
+
+const char *
+hub_url_path(const struct hub_url *u)
+{
+	return u->url;
+}
+
+const char *
+hub_url_host(const struct hub_url *u)
+{
+	return u->host;
+}
+
+void **
+hub_url_slot(struct hub_url *u)
+{
+	return &u->slot;
+}
+
+unsigned long
+hub_keys(const struct hub *h)
+{
+	return HASH_COUNT(h->keys);
+}

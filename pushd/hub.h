@@ -1,0 +1,70 @@
+/* The hub: key -> url -> clients, and per (key, url) the last rendered frame
+ * and the coalescing state machine. At most one render per (key, url) is in
+ * flight and at most one more is due, so a burst of notifies costs at most
+ * two renders, and the due one always starts after the last notify, so
+ * clients converge on the latest committed state. No I/O: renders, timers,
+ * sends and closes go out through struct hub_ops. */
+#ifndef KC_HUB_H
+#define KC_HUB_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ws.h"
+
+#define HUB_ETOOMANY	-1	/* the key already has max_urls urls */
+
+struct hub;
+struct hub_url;
+
+/* Embedded in the caller's client; join and leave are O(1). */
+struct hub_member {
+	struct hub_member	*prev, *next;
+	struct hub_url		*url;	/* NULL while not joined */
+};
+
+struct hub_ops {
+	/* Render u now and answer with hub_render_done (never from inside
+	 * this call). */
+	void	(*render)(void *arg, struct hub_url *u);
+	/* Call hub_retry(u) in ms milliseconds. */
+	void	(*retry_later)(void *arg, struct hub_url *u, unsigned ms);
+	/* u is being freed: cancel its render or timer, free *hub_url_slot. */
+	void	(*forget)(void *arg, struct hub_url *u);
+	/* Send f to m; f is borrowed (take a reference to keep it). */
+	void	(*send)(void *arg, struct hub_member *m, struct ws_frame *f);
+	/* The hub removed m from its url; close the client with code. */
+	void	(*close)(void *arg, struct hub_member *m, uint16_t code,
+		    const char *reason);
+};
+
+/* ops and arg are borrowed for the hub's life. */
+struct hub	*hub_new(const struct hub_ops *ops, void *arg, unsigned max_urls);
+/* Frees every url (forget) and detaches remaining members. */
+void		 hub_free(struct hub *h);
+
+/* Adds m to (key, url), creating them as needed; host is what the render
+ * request will carry as HTTP_HOST. m then gets the cached frame if it is
+ * current, else the next render. Returns 0 or HUB_ETOOMANY. */
+int	hub_join(struct hub *h, struct hub_member *m, const char *key,
+	    size_t klen, const char *url, size_t ulen, const char *host);
+/* Removes m; a no-op when it is not joined. */
+void	hub_leave(struct hub_member *m);
+/* The data behind key changed: re-render each of its urls. */
+void	hub_notify(struct hub *h, const char *key, size_t klen);
+/* Notifies may have been lost (LISTEN reconnected): re-render all. */
+void	hub_resync(struct hub *h);
+/* A render ended: status is the app's HTTP status, or -1 when there was
+ * no answer (timeout, app down). 200 broadcasts body; 404 and 403 close
+ * the url's clients with 4404 and 4403; anything else retries later. */
+void	hub_render_done(struct hub_url *u, int status, const char *body,
+	    size_t len);
+void	hub_retry(struct hub_url *u);
+
+const char	*hub_url_key(const struct hub_url *u);
+const char	*hub_url_path(const struct hub_url *u);
+const char	*hub_url_host(const struct hub_url *u);
+/* One pointer of storage for the ops' implementation. */
+void		**hub_url_slot(struct hub_url *u);
+unsigned long	 hub_keys(const struct hub *h);
+
+#endif

@@ -1,0 +1,29 @@
+/* The LISTEN connection: asynchronous libpq (PQconnectStart/PQconnectPoll,
+ * PQsendQuery) driven by one event on the connection's socket, rebuilt on
+ * every reconnect. On loss it reconnects with backoff and jitter
+ * (100 ms .. 5 s) and LISTENs again; the up callback then tells the caller
+ * that notifies may have been missed. */
+#ifndef KC_LISTEN_H
+#define KC_LISTEN_H
+#include <stddef.h>
+
+struct event_base;
+struct pgl;
+
+struct pgl_cb {
+	/* A notification on the channel; payload is NUL-terminated. */
+	void	(*notify)(void *arg, const char *payload, size_t len);
+	/* LISTEN is active (first time or after a reconnect). */
+	void	(*up)(void *arg);
+	/* The connection was lost; reconnecting. */
+	void	(*down)(void *arg);
+};
+
+/* The strings are copied, cb is borrowed. Connecting starts at once. */
+struct pgl	*pgl_new(struct event_base *base, const char *conninfo,
+		    const char *channel, const struct pgl_cb *cb, void *arg);
+void		 pgl_free(struct pgl *l);
+/* 1 while LISTEN is active. */
+int		 pgl_is_up(const struct pgl *l);
+
+#endif

@@ -1,0 +1,489 @@
+/* keycast-pushd: flags, start-up, and the wiring between the modules:
+ * LISTEN notifies -> hub -> render client -> hub -> server broadcast. One
+ * libevent loop; signals arrive as events. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <event2/event.h>
+
+#include "buf.h"
+#include "hub.h"
+#include "listen.h"
+#include "log.h"
+#include "metrics.h"
+#include "render.h"
+#include "server.h"
+#include "text.h"
+#include "xmalloc.h"
+
+#define SHUTDOWN_MS	5000
+#define FD_RESERVE	32	/* LISTEN, log, listener, spare, stdio... */
+
+struct pushd {
+	struct event_base	*base;
+	struct hub		*hub;
+	struct rnd		*rnd;
+	struct pgl		*pgl;
+	struct srv		*srv;
+	int			 draining;
+	struct event		*deadline;
+};
+
+/* Per-url state of the glue, in hub_url_slot. */
+struct urlwork {
+	struct pushd	*pd;
+	struct hub_url	*u;
+	struct rnd_job	*job;
+	struct event	*retry;
+};
+
+static struct urlwork *
+urlwork(struct pushd *pd, struct hub_url *u)
+{
+	void **slot = hub_url_slot(u);
+	struct urlwork *w = *slot;
+
+	if (w == NULL) {
+		w = xcalloc(1, sizeof(*w));
+		w->pd = pd;
+		w->u = u;
+		*slot = w;
+	}
+	return w;
+}
+
+static void
+render_done(void *arg, const struct rnd_result *res)
+{
+	struct urlwork *w = arg;
+	const char *key = hub_url_key(w->u), *url = hub_url_path(w->u);
+
+	w->job = NULL;
+	metrics_observe_render(res->seconds);
+	if (res->status == 200)
+		log_debug("render %s %s: %zu bytes in %.1f ms", key, url,
+		    res->len, res->seconds * 1e3);
+	else if (res->status == -1)
+		log_debug("render %s %s failed: %s", key, url, res->error);
+	else if (res->status == 404 || res->status == 403)
+		log_info("render %s %s: the app says %d; closing its clients",
+		    key, url, res->status);
+	else
+		log_warn("render %s %s: the app answered %d; retrying", key,
+		    url, res->status);
+	hub_render_done(w->u, res->status, res->body, res->len);
+}
+
+static void
+op_render(void *arg, struct hub_url *u)
+{
+	struct pushd *pd = arg;
+	struct urlwork *w = urlwork(pd, u);
+
+	w->job = rnd_submit(pd->rnd, hub_url_key(u), hub_url_path(u),
+	    hub_url_host(u), render_done, w);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct urlwork *w = arg;
+
+	hub_retry(w->u);
+}
+
+static void
+op_retry_later(void *arg, struct hub_url *u, unsigned ms)
+{
+	struct urlwork *w = urlwork(arg, u);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (w->retry == NULL)
+		w->retry = evtimer_new(w->pd->base, on_retry, w);
+	evtimer_add(w->retry, &tv);
+}
+
+static void
+op_forget(void *arg, struct hub_url *u)
+{
+	void **slot = hub_url_slot(u);
+	struct urlwork *w = *slot;
+
+	if (w == NULL)
+		return;
+	if (w->job != NULL)
+		rnd_cancel(w->job);
+	if (w->retry != NULL)
+		event_free(w->retry);
+	free(w);
+	*slot = NULL;
+}
+
+static void
+op_send(void *arg, struct hub_member *m, struct ws_frame *f)
+{
+	srv_send(m, f);
+}
+
+static void
+op_close(void *arg, struct hub_member *m, uint16_t code, const char *reason)
+{
+	srv_close(m, code, reason);
+}
+
+static const struct hub_ops hub_ops = {
+	.render = op_render,
+	.retry_later = op_retry_later,
+	.forget = op_forget,
+	.send = op_send,
+	.close = op_close,
+};
+
+static void
+on_notify(void *arg, const char *payload, size_t len)
+{
+	struct pushd *pd = arg;
+
+	metrics.notifies++;
+	if (!key_valid(payload, len)) {
+		log_warn("NOTIFY payload is not a valid key (1..256 printable "
+		    "ASCII, no spaces): ignored");
+		return;
+	}
+	log_debug("notify %s", payload);
+	hub_notify(pd->hub, payload, len);
+}
+
+static void
+on_pg_up(void *arg)
+{
+	struct pushd *pd = arg;
+
+	/* Notifies sent while we were not listening are lost: resync. */
+	hub_resync(pd->hub);
+}
+
+static const struct pgl_cb pgl_cb = {
+	.notify = on_notify,
+	.up = on_pg_up,
+};
+
+static int
+hook_healthy(void *arg)
+{
+	struct pushd *pd = arg;
+
+	return pgl_is_up(pd->pgl);
+}
+
+static void
+hook_metrics(void *arg, struct buf *out)
+{
+	struct pushd *pd = arg;
+	struct metrics_gauges g = {
+		.clients = srv_clients(pd->srv),
+		.keys = hub_keys(pd->hub),
+		.pg_connected = pgl_is_up(pd->pgl),
+	};
+
+	metrics_write(out, &g);
+}
+
+static void
+hook_drained(void *arg)
+{
+	struct pushd *pd = arg;
+
+	log_info("all clients closed; exiting");
+	event_base_loopexit(pd->base, NULL);
+}
+
+static const struct srv_hooks srv_hooks = {
+	.healthy = hook_healthy,
+	.metrics = hook_metrics,
+	.drained = hook_drained,
+};
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct pushd *pd = arg;
+
+	log_warn("clients still open after %d s; exiting anyway",
+	    SHUTDOWN_MS / 1000);
+	event_base_loopexit(pd->base, NULL);
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct pushd *pd = arg;
+	struct timeval tv = { SHUTDOWN_MS / 1000, 0 };
+
+	if (pd->draining) {
+		event_base_loopexit(pd->base, NULL);
+		return;
+	}
+	pd->draining = 1;
+	log_info("%s: closing %lu clients with 1001", strsignal((int)sig),
+	    srv_clients(pd->srv));
+	pd->deadline = evtimer_new(pd->base, on_deadline, pd);
+	evtimer_add(pd->deadline, &tv);
+	srv_shutdown(pd->srv);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	if (log_reopen() == 0)
+		log_info("SIGHUP: log reopened");
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: keycast-pushd [options]\n"
+"Holds the WebSocket clients of keycast pages. On NOTIFY of a key it asks\n"
+"the FastCGI app for each of the key's urls once and sends the fragment to\n"
+"every client of that (key, url).\n"
+"\n"
+"  --listen HOST:PORT|unix:PATH  where browsers (via the web server) connect\n"
+"                       (default 127.0.0.1:8081); serves GET\n"
+"                       /__realtime?key=K&url=U, /healthz and /metrics\n"
+"  --app unix:PATH|HOST:PORT  keycast-fcgi's FastCGI address\n"
+"                       (default unix:/run/keycast/fcgi.sock)\n"
+"  --app-conns N        FastCGI connections kept open to the app (default 4);\n"
+"                       each pins one app worker, so keep the app's workers\n"
+"                       above this plus the web server's keepalive\n"
+"  --db CONNINFO        libpq connection string for LISTEN (default: libpq\n"
+"                       defaults and PG* variables)\n"
+"  --channel NAME       NOTIFY channel (default keycast)\n"
+"  --allow-origin ORIGIN  also accept this Origin (repeatable); by default\n"
+"                       the Origin must match the Host header\n"
+"  --host HOST          HTTP_HOST of render requests (default: the Host the\n"
+"                       first client of each url sent)\n"
+"  --max-clients N      WebSocket clients before upgrades get 503 (default:\n"
+"                       the open-files limit minus a reserve)\n"
+"  --max-urls-per-key N distinct urls under one key; more close 4400\n"
+"                       (default 32)\n"
+"  --ping-interval SEC  ping period; a client silent for two is closed\n"
+"                       (default 25)\n"
+"  --expose-metrics     serve /healthz and /metrics to any peer, not only\n"
+"                       loopback and unix-socket ones\n"
+"  --log-level LEVEL    error, warn, info (default) or debug\n"
+"  --log-file PATH      append logs here instead of stderr (SIGHUP reopens)\n"
+"  --version            print the version and exit\n"
+"  --help               print this help and exit\n"
+"\n"
+"SIGTERM or SIGINT closes every client with 1001 and exits within 5 s.\n");
+}
+
+static int
+parse_ulong(const char *flag, const char *s, unsigned long min,
+    unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min ||
+	    v > max) {
+		fprintf(stderr, "keycast-pushd: %s must be a number in %lu..%lu\n",
+		    flag, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Raises the soft open-files limit to the hard one; returns the limit. */
+static unsigned long
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the open-files limit to %llu: %s",
+			    (unsigned long long)want, strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX : (unsigned long)rl.rlim_cur;
+}
+
+enum {
+	OPT_LISTEN = 256, OPT_APP, OPT_APP_CONNS, OPT_DB, OPT_CHANNEL,
+	OPT_ALLOW_ORIGIN, OPT_HOST, OPT_MAX_CLIENTS, OPT_MAX_URLS,
+	OPT_PING, OPT_EXPOSE, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option options[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "app", required_argument, NULL, OPT_APP },
+	{ "app-conns", required_argument, NULL, OPT_APP_CONNS },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "channel", required_argument, NULL, OPT_CHANNEL },
+	{ "allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN },
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "max-urls-per-key", required_argument, NULL, OPT_MAX_URLS },
+	{ "ping-interval", required_argument, NULL, OPT_PING },
+	{ "expose-metrics", no_argument, NULL, OPT_EXPOSE },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+int
+main(int argc, char **argv)
+{
+	struct pushd pd;
+	struct srv_config cfg;
+	const char *app = "unix:/run/keycast/fcgi.sock", *db = "";
+	const char *channel = "keycast", *log_file = NULL;
+	char **allow = NULL;
+	unsigned long app_conns = 4, max_clients = 0, max_urls = 32, ping = 25;
+	unsigned long nofile, cap;
+	enum log_level level = LOG_INFO;
+	struct event *sigs[3] = { NULL, NULL, NULL };
+	char err[512];
+	int opt, rc = 1;
+
+	memset(&pd, 0, sizeof(pd));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.listen = "127.0.0.1:8081";
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LISTEN: cfg.listen = optarg; break;
+		case OPT_APP: app = optarg; break;
+		case OPT_APP_CONNS:
+			if (parse_ulong("--app-conns", optarg, 1, 256, &app_conns))
+				return 2;
+			break;
+		case OPT_DB: db = optarg; break;
+		case OPT_CHANNEL:
+			if (optarg[0] == '\0' || strlen(optarg) > 63) {
+				fprintf(stderr, "keycast-pushd: --channel must "
+				    "be 1..63 bytes\n");
+				return 2;
+			}
+			channel = optarg;
+			break;
+		case OPT_ALLOW_ORIGIN:
+			allow = xrealloc(allow, (cfg.nallow + 1) * sizeof(*allow));
+			allow[cfg.nallow++] = optarg;
+			break;
+		case OPT_HOST: cfg.host = optarg; break;
+		case OPT_MAX_CLIENTS:
+			if (parse_ulong("--max-clients", optarg, 1, ULONG_MAX,
+			    &max_clients))
+				return 2;
+			break;
+		case OPT_MAX_URLS:
+			if (parse_ulong("--max-urls-per-key", optarg, 1, 100000,
+			    &max_urls))
+				return 2;
+			break;
+		case OPT_PING:
+			if (parse_ulong("--ping-interval", optarg, 1, 3600, &ping))
+				return 2;
+			break;
+		case OPT_EXPOSE: cfg.expose = 1; break;
+		case OPT_LOG_LEVEL:
+			if (log_parse_level(optarg, &level) != 0) {
+				fprintf(stderr, "keycast-pushd: unknown "
+				    "--log-level %s\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_LOG_FILE: log_file = optarg; break;
+		case OPT_VERSION:
+			printf("keycast-pushd %s\n", PACKAGE_VERSION);
+			return 0;
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "keycast-pushd: unexpected argument %s\n",
+		    argv[optind]);
+		return 2;
+	}
+	cfg.allow_origin = allow;
+	cfg.ping_ms = (unsigned)ping * 1000;
+	log_init("keycast-pushd", level, log_file);
+	signal(SIGPIPE, SIG_IGN);
+
+	nofile = raise_nofile();
+	cap = nofile > FD_RESERVE + app_conns ? nofile - FD_RESERVE - app_conns : 1;
+	cfg.max_conns = cap;
+	/* Room for heads and refusals above the clients themselves. */
+	cfg.max_clients = cap > 128 ? cap - 64 : cap;
+	if (max_clients != 0 && max_clients < cfg.max_clients)
+		cfg.max_clients = max_clients;
+
+	if ((pd.base = event_base_new()) == NULL) {
+		log_error("cannot create the event loop");
+		goto done;
+	}
+	pd.hub = hub_new(&hub_ops, &pd, (unsigned)max_urls);
+	if ((pd.rnd = rnd_new(pd.base, app, (unsigned)app_conns, err,
+	    sizeof(err))) == NULL) {
+		log_error("--app %s", err);
+		goto done;
+	}
+	if ((pd.srv = srv_new(pd.base, pd.hub, &cfg, &srv_hooks, &pd, err,
+	    sizeof(err))) == NULL) {
+		log_error("--listen %s", err);
+		goto done;
+	}
+	pd.pgl = pgl_new(pd.base, db, channel, &pgl_cb, &pd);
+	sigs[0] = evsignal_new(pd.base, SIGTERM, on_stop_signal, &pd);
+	sigs[1] = evsignal_new(pd.base, SIGINT, on_stop_signal, &pd);
+	sigs[2] = evsignal_new(pd.base, SIGHUP, on_hup, &pd);
+	for (int i = 0; i < 3; i++)
+		event_add(sigs[i], NULL);
+	log_info("keycast-pushd %s listening on %s; app %s (%lu conns); "
+	    "LISTEN %s; open files %lu, max clients %lu", PACKAGE_VERSION,
+	    cfg.listen, app, app_conns, channel, nofile, cfg.max_clients);
+
+	if (event_base_dispatch(pd.base) != 0)
+		log_error("event loop failed");
+	else
+		rc = 0;
+done:
+	for (int i = 0; i < 3; i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	if (pd.deadline != NULL)
+		event_free(pd.deadline);
+	srv_free(pd.srv);
+	pgl_free(pd.pgl);
+	hub_free(pd.hub);
+	rnd_free(pd.rnd);
+	if (pd.base != NULL)
+		event_base_free(pd.base);
+	free(allow);
+	return rc;
+}

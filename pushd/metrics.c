@@ -1,0 +1,83 @@
+/* Prometheus text exposition of struct metrics (see metrics.h). Bucket
+ * counts are kept per bucket and summed when written, as the format wants
+ * cumulative counts. */
+#include "metrics.h"
+
+#include <inttypes.h>
+
+struct metrics metrics;
+
+static const double bucket_le[METRICS_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+void
+metrics_observe_render(double seconds)
+{
+	for (int i = 0; i < METRICS_BUCKETS; i++) {
+		if (seconds <= bucket_le[i]) {
+			metrics.render_buckets[i]++;
+			break;
+		}
+	}
+	metrics.render_count++;
+	metrics.render_sum += seconds;
+}
+
+static void
+counter(struct buf *out, const char *name, const char *help, uint64_t v)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
+	    name, help, name, name, v);
+}
+
+static void
+gauge(struct buf *out, const char *name, const char *help, unsigned long v)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %lu\n",
+	    name, help, name, name, v);
+}
+
+void
+metrics_write(struct buf *out, const struct metrics_gauges *g)
+{
+	const struct metrics *m = &metrics;
+	uint64_t cum = 0;
+
+	gauge(out, "keycast_clients", "Open WebSocket clients.", g->clients);
+	gauge(out, "keycast_keys", "Keys with at least one client.", g->keys);
+	gauge(out, "keycast_pg_connected",
+	    "1 while the LISTEN connection is up.", (unsigned long)g->pg_connected);
+	counter(out, "keycast_notifies_total", "Notifications received.",
+	    m->notifies);
+	buf_printf(out,
+	    "# HELP keycast_renders_total Render requests by outcome: ok (200), "
+	    "failed (anything else), coalesced (folded into a render already "
+	    "due).\n"
+	    "# TYPE keycast_renders_total counter\n"
+	    "keycast_renders_total{result=\"ok\"} %" PRIu64 "\n"
+	    "keycast_renders_total{result=\"failed\"} %" PRIu64 "\n"
+	    "keycast_renders_total{result=\"coalesced\"} %" PRIu64 "\n",
+	    m->renders_ok, m->renders_failed, m->renders_coalesced);
+	counter(out, "keycast_frames_sent_total",
+	    "Fragment frames written to clients.", m->frames_sent);
+	counter(out, "keycast_bytes_sent_total",
+	    "Bytes written to WebSocket clients.", m->bytes_sent);
+	counter(out, "keycast_conflated_frames_total",
+	    "Unsent frames replaced by a newer one for a slow client.",
+	    m->conflated);
+	counter(out, "keycast_slow_client_closes_total",
+	    "Clients closed with 1008 for making no progress.", m->slow_closes);
+	counter(out, "keycast_pg_reconnects_total",
+	    "LISTEN connections re-established after a loss.", m->pg_reconnects);
+	buf_puts(out, "# HELP keycast_render_seconds Time from render request "
+	    "to the app's answer.\n# TYPE keycast_render_seconds histogram\n");
+	for (int i = 0; i < METRICS_BUCKETS; i++) {
+		cum += m->render_buckets[i];
+		buf_printf(out, "keycast_render_seconds_bucket{le=\"%g\"} %"
+		    PRIu64 "\n", bucket_le[i], cum);
+	}
+	buf_printf(out, "keycast_render_seconds_bucket{le=\"+Inf\"} %" PRIu64
+	    "\nkeycast_render_seconds_sum %.6f\nkeycast_render_seconds_count %"
+	    PRIu64 "\n", m->render_count, m->render_sum, m->render_count);
+}

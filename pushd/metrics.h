@@ -1,0 +1,39 @@
+/* pushd's counters and the render-latency histogram, written out in the
+ * Prometheus text format for GET /metrics. One process-wide instance: the
+ * modules bump counters in place, gauges are sampled when rendering. */
+#ifndef KC_METRICS_H
+#define KC_METRICS_H
+#include <stdint.h>
+
+#include "buf.h"
+
+#define METRICS_BUCKETS	12
+
+struct metrics {
+	uint64_t	notifies;		/* NOTIFY payloads received */
+	uint64_t	renders_ok;		/* the app answered 200 */
+	uint64_t	renders_failed;		/* any other outcome */
+	uint64_t	renders_coalesced;	/* requests folded into a render
+						   already due */
+	uint64_t	frames_sent;		/* data frames fully written */
+	uint64_t	bytes_sent;		/* all bytes written to clients */
+	uint64_t	conflated;		/* unsent frames replaced */
+	uint64_t	slow_closes;		/* clients closed for no progress */
+	uint64_t	pg_reconnects;		/* LISTEN re-established */
+	uint64_t	render_buckets[METRICS_BUCKETS];	/* not cumulative */
+	uint64_t	render_count;
+	double		render_sum;
+};
+
+struct metrics_gauges {
+	unsigned long	clients;
+	unsigned long	keys;
+	int		pg_connected;
+};
+
+extern struct metrics metrics;
+
+void	metrics_observe_render(double seconds);
+void	metrics_write(struct buf *out, const struct metrics_gauges *g);
+
+#endif

@@ -1,0 +1,475 @@
+/* The FastCGI render client (see render.h). Jobs wait in a FIFO; a kick
+ * event hands them to idle connections (or opens a closed slot) outside any
+ * caller's stack. A connection that fails or times out is closed and
+ * reopened on demand, since its stream position is then unknown. A request
+ * that dies on a reused connection before any answer byte is retried once
+ * on a fresh one: the app may have closed it while idle. */
+#include "render.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "fcgi_codec.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define REQUEST_ID	1
+
+enum cstate { C_CLOSED, C_CONNECTING, C_IDLE, C_BUSY };
+
+struct rnd_conn {
+	struct rnd		*r;
+	struct bufferevent	*bev;
+	enum cstate		 state;
+	unsigned		 served;	/* requests answered on it */
+	struct rnd_job		*job;
+	struct fcgc_resp	 resp;
+	struct event		*timer;
+};
+
+struct rnd_job {
+	struct rnd	*r;
+	struct rnd_job	*prev, *next;	/* in the queue */
+	struct rnd_conn	*conn;		/* while running */
+	struct buf	 req;		/* the encoded records */
+	rnd_done_fn	*cb;		/* NULL once cancelled */
+	void		*arg;
+	char		*url;		/* for log lines */
+	struct timespec	 t0;
+	int		 retried;
+};
+
+struct rnd {
+	struct event_base	*base;
+	struct addr		 addr;
+	char			*spec;
+	struct rnd_conn		*conns;
+	unsigned		 nconns;
+	struct rnd_job		*head, *tail;
+	struct event		*kick;
+	int			 down;		/* last attempt failed */
+};
+
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+queue_remove(struct rnd *r, struct rnd_job *j)
+{
+	if (j->prev != NULL)
+		j->prev->next = j->next;
+	else
+		r->head = j->next;
+	if (j->next != NULL)
+		j->next->prev = j->prev;
+	else
+		r->tail = j->prev;
+	j->prev = j->next = NULL;
+}
+
+static void
+queue_push(struct rnd *r, struct rnd_job *j, int front)
+{
+	if (front) {
+		j->prev = NULL;
+		j->next = r->head;
+		if (r->head != NULL)
+			r->head->prev = j;
+		else
+			r->tail = j;
+		r->head = j;
+	} else {
+		j->next = NULL;
+		j->prev = r->tail;
+		if (r->tail != NULL)
+			r->tail->next = j;
+		else
+			r->head = j;
+		r->tail = j;
+	}
+	event_active(r->kick, 0, 0);
+}
+
+static void
+job_free(struct rnd_job *j)
+{
+	buf_cleanup(&j->req);
+	free(j->url);
+	free(j);
+}
+
+static const char *
+j_url(const struct rnd_job *j)
+{
+	return j->url;
+}
+
+/* Ends j with res (status -1 for a failure) and frees it. */
+static void
+job_finish(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
+{
+	res->seconds = since(&j->t0);
+	if (res->status == -1 && !r->down) {
+		r->down = 1;
+		log_warn("render: app at %s: %s", r->spec, res->error);
+	} else if (res->status != -1 && r->down) {
+		r->down = 0;
+		log_info("render: app at %s answers again", r->spec);
+	}
+	if (j->cb != NULL)
+		j->cb(j->arg, res);
+	job_free(j);
+}
+
+static void
+job_fail(struct rnd *r, struct rnd_job *j, const char *why)
+{
+	struct rnd_result res = { .status = -1, .error = why };
+
+	job_finish(r, j, &res);
+}
+
+static void
+conn_close(struct rnd_conn *c)
+{
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	c->bev = NULL;
+	evtimer_del(c->timer);
+	c->state = C_CLOSED;
+	c->served = 0;
+	c->job = NULL;
+}
+
+/* The running job of c is over; c goes back to the pool or is closed. */
+static struct rnd_job *
+conn_take_job(struct rnd_conn *c, int reusable)
+{
+	struct rnd_job *j = c->job;
+
+	c->job = NULL;
+	j->conn = NULL;
+	evtimer_del(c->timer);
+	if (reusable) {
+		c->state = C_IDLE;
+		c->served++;
+	} else {
+		conn_close(c);
+	}
+	event_active(c->r->kick, 0, 0);
+	return j;
+}
+
+/* may_retry: the connection died, rather than the app being slow. */
+static void
+conn_failed(struct rnd_conn *c, const char *why, int may_retry)
+{
+	struct rnd *r = c->r;
+	int fresh_death = c->resp.received == 0 && c->served > 0;
+	struct rnd_job *j = conn_take_job(c, 0);
+
+	if (may_retry && fresh_death && !j->retried) {
+		j->retried = 1;
+		queue_push(r, j, 1);
+		return;
+	}
+	job_fail(r, j, why);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct rnd_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	enum fcgc_rc rc = FCGC_MORE;
+
+	if (c->job == NULL) {
+		/* Nothing asked: bytes from an idle connection are junk. */
+		conn_close(c);
+		return;
+	}
+	while (rc == FCGC_MORE && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t used;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		rc = fcgc_resp_feed(&c->resp, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+	}
+	if (rc == FCGC_MORE)
+		return;
+	if (rc == FCGC_DONE) {
+		struct rnd_result res = {
+			.status = c->resp.status,
+			.body = c->resp.body,
+			.len = c->resp.body_len,
+		};
+		/* The answer's buffers outlive the connection's reuse. */
+		struct fcgc_resp resp = c->resp;
+		struct rnd_job *j;
+
+		if (resp.err.len > 0)
+			log_warn("render: app stderr for %s: %.*s",
+			    j_url(c->job), (int)resp.err.len, resp.err.data);
+		fcgc_resp_init(&c->resp, REQUEST_ID, RND_BODY_MAX);
+		j = conn_take_job(c, evbuffer_get_length(in) == 0);
+		job_finish(c->r, j, &res);
+		fcgc_resp_cleanup(&resp);
+		return;
+	}
+	conn_failed(c, rc == FCGC_ETOOBIG ? "fragment larger than 1 MiB" :
+	    rc == FCGC_EREFUSED ? "the app refused the request" :
+	    "malformed FastCGI/CGI answer", 0);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct rnd_conn *c = arg;
+	char why[160];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->state = c->job != NULL ? C_BUSY : C_IDLE;
+		return;
+	}
+	if (c->job == NULL) {
+		conn_close(c);		/* the app closed an idle connection */
+		return;
+	}
+	if (c->state == C_CONNECTING) {
+		snprintf(why, sizeof(why), "cannot connect: %s",
+		    strerror(EVUTIL_SOCKET_ERROR()));
+		conn_failed(c, why, 0);
+		/* The app is down: fail the queue now rather than one
+		 * connect at a time; each url retries with its backoff. */
+		while (c->r->head != NULL) {
+			struct rnd_job *j = c->r->head;
+			queue_remove(c->r, j);
+			job_fail(c->r, j, why);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "the app closed the connection");
+	else
+		snprintf(why, sizeof(why), "connection error: %s",
+		    strerror(EVUTIL_SOCKET_ERROR()));
+	conn_failed(c, why, 1);
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct rnd_conn *c = arg;
+
+	if (c->job != NULL)
+		conn_failed(c, "no answer within 5 s", 0);
+}
+
+static int
+conn_open(struct rnd_conn *c)
+{
+	struct rnd *r = c->r;
+	int one = 1;
+
+	c->bev = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		return -1;
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	c->state = C_CONNECTING;
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&r->addr.sa,
+	    (int)r->addr.len) != 0) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		c->state = C_CLOSED;
+		return -1;
+	}
+	if (r->addr.sa.ss_family != AF_UNIX)
+		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY,
+		    &one, sizeof(one));
+	bufferevent_enable(c->bev, EV_READ);
+	return 0;
+}
+
+static void
+conn_start(struct rnd_conn *c, struct rnd_job *j)
+{
+	struct timeval tv = { RND_TIMEOUT_MS / 1000, (RND_TIMEOUT_MS % 1000) * 1000 };
+
+	c->job = j;
+	j->conn = c;
+	fcgc_resp_cleanup(&c->resp);
+	fcgc_resp_init(&c->resp, REQUEST_ID, RND_BODY_MAX);
+	if (c->state == C_IDLE)
+		c->state = C_BUSY;
+	evtimer_add(c->timer, &tv);
+	if (bufferevent_write(c->bev, j->req.data, j->req.len) != 0)
+		conn_failed(c, "cannot queue the request", 0);
+}
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct rnd *r = arg;
+
+	while (r->head != NULL) {
+		struct rnd_conn *c = NULL;
+		struct rnd_job *j;
+		unsigned i;
+
+		for (i = 0; i < r->nconns && c == NULL; i++)
+			if (r->conns[i].state == C_IDLE)
+				c = &r->conns[i];
+		for (i = 0; i < r->nconns && c == NULL; i++)
+			if (r->conns[i].state == C_CLOSED)
+				c = &r->conns[i];
+		if (c == NULL)
+			return;
+		j = r->head;
+		queue_remove(r, j);
+		if (c->state == C_CLOSED && conn_open(c) != 0) {
+			job_fail(r, j, "cannot create a socket");
+			continue;
+		}
+		conn_start(c, j);
+	}
+}
+
+struct rnd *
+rnd_new(struct event_base *base, const char *spec, unsigned nconns, char *err,
+    size_t errlen)
+{
+	struct rnd *r = xcalloc(1, sizeof(*r));
+
+	if (addr_parse(spec, &r->addr, err, errlen) != 0) {
+		free(r);
+		return NULL;
+	}
+	r->base = base;
+	r->spec = xstrdup(spec);
+	r->nconns = nconns;
+	r->conns = xcalloc(nconns, sizeof(*r->conns));
+	for (unsigned i = 0; i < nconns; i++) {
+		r->conns[i].r = r;
+		r->conns[i].timer = evtimer_new(base, on_timeout, &r->conns[i]);
+		fcgc_resp_init(&r->conns[i].resp, REQUEST_ID, RND_BODY_MAX);
+	}
+	r->kick = event_new(base, -1, 0, on_kick, r);
+	return r;
+}
+
+void
+rnd_free(struct rnd *r)
+{
+	if (r == NULL)
+		return;
+	for (unsigned i = 0; i < r->nconns; i++) {
+		struct rnd_conn *c = &r->conns[i];
+		if (c->job != NULL)
+			job_free(c->job);
+		c->job = NULL;
+		conn_close(c);
+		fcgc_resp_cleanup(&c->resp);
+		event_free(c->timer);
+	}
+	while (r->head != NULL) {
+		struct rnd_job *j = r->head;
+		queue_remove(r, j);
+		job_free(j);
+	}
+	event_free(r->kick);
+	free(r->conns);
+	free(r->spec);
+	free(r);
+}
+
+/* SERVER_NAME and SERVER_PORT from a Host value. */
+static void
+split_host(const char *host, char *name, size_t namesz, const char **port)
+{
+	const char *colon = strrchr(host, ':');
+	const char *rb = strrchr(host, ']');
+	size_t n;
+
+	if (colon == NULL || (rb != NULL && colon < rb)) {
+		snprintf(name, namesz, "%s", host);
+		*port = "80";
+		return;
+	}
+	n = (size_t)(colon - host);
+	snprintf(name, namesz, "%.*s", (int)n, host);
+	*port = colon + 1;
+}
+
+struct rnd_job *
+rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
+    rnd_done_fn *cb, void *arg)
+{
+	struct rnd_job *j = xcalloc(1, sizeof(*j));
+	const char *q = strchr(url, '?');
+	char *path = xstrndup(url, q != NULL ? (size_t)(q - url) : strlen(url));
+	char name[256];
+	const char *port;
+
+	if (host == NULL || host[0] == '\0')
+		host = "localhost";
+	split_host(host, name, sizeof(name), &port);
+	{
+		const struct fcgc_param params[] = {
+			{ "GATEWAY_INTERFACE", "CGI/1.1" },
+			{ "SERVER_PROTOCOL", "HTTP/1.1" },
+			{ "SERVER_SOFTWARE", "keycast-pushd" },
+			{ "SERVER_NAME", name },
+			{ "SERVER_PORT", port },
+			{ "REMOTE_ADDR", "127.0.0.1" },
+			{ "REQUEST_METHOD", "GET" },
+			{ "REQUEST_URI", url },
+			{ "SCRIPT_NAME", path },
+			{ "PATH_INFO", "" },
+			{ "QUERY_STRING", q != NULL ? q + 1 : "" },
+			{ "HTTP_HOST", host },
+			{ "HTTP_X_KEYCAST_RENDER", key },
+		};
+
+		buf_init(&j->req);
+		fcgc_encode_request(&j->req, REQUEST_ID, 1, params,
+		    sizeof(params) / sizeof(params[0]));
+	}
+	free(path);
+	j->r = r;
+	j->url = xstrdup(url);
+	j->cb = cb;
+	j->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &j->t0);
+	queue_push(r, j, 0);
+	return j;
+}
+
+void
+rnd_cancel(struct rnd_job *j)
+{
+	if (j->conn != NULL) {
+		j->cb = NULL;	/* freed when its answer or failure comes */
+		return;
+	}
+	queue_remove(j->r, j);
+	job_free(j);
+}

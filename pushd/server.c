@@ -1,0 +1,909 @@
+/* Connections of keycast-pushd (see server.h).
+ *
+ * A connection is in one phase list: HEAD (reading the request head), OPEN
+ * (a WebSocket in the hub) or CLOSING (answer or close frame sent, waiting
+ * for the peer to go). Each list has one fixed timeout, so appending at the
+ * tail keeps it ordered by deadline and the tick only looks at heads; the
+ * same holds for the list of OPEN connections whose output is blocked.
+ *
+ * Output is at most: the frame being written (cur), control frames, and
+ * one pending data frame. A newer data frame replaces the pending one
+ * (conflation): each frame is a whole new fragment, so an older unsent one
+ * is worthless. A connection is killed (fd closed, lists left) at once but
+ * freed from a reaper event, never inside a callback that may still use it. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "addr.h"
+#include "handshake.h"
+#include "log.h"
+#include "metrics.h"
+#include "ws.h"
+#include "xmalloc.h"
+
+#define ACCEPT_BATCH	256	/* accepts per wake-up */
+#define CTRL_MAX	64	/* queued control frames before giving up */
+#define TICK_MS		250
+
+enum phase { P_HEAD, P_OPEN, P_CLOSING };
+
+struct ctrl {
+	struct ctrl	*next;
+	struct ws_frame	*f;
+};
+
+struct conn {
+	struct srv		*s;
+	int			 fd;
+	enum phase		 phase;
+	unsigned		 dead : 1;
+	unsigned		 local : 1;	/* loopback or unix peer */
+	unsigned		 blocked : 1;	/* in the blocked list */
+	unsigned		 closing_sent : 1; /* close frame or answer queued */
+	unsigned		 shut_wr : 1;	/* our side is shut down */
+	struct event		 rev, wev;
+	struct hub_member	 m;
+	struct conn		*prev, *next;	/* phase list; reap list */
+	struct conn		*bprev, *bnext;	/* blocked list */
+	int64_t			 due;		/* the phase's deadline */
+	int64_t			 last_rx;	/* ms of the last byte read */
+	int64_t			 last_progress;	/* ms of the last byte written
+						   while blocked */
+	struct hs_parser	*hs;		/* a head split over reads */
+	struct ws_in		*in;		/* while a frame is parsed */
+	struct ws_frame		*cur;		/* being written */
+	size_t			 off;
+	struct ws_frame		*pending;	/* the next data frame */
+	struct ctrl		*ctrl_head, *ctrl_tail;
+	unsigned		 nctrl;
+};
+
+struct clist {
+	struct conn	*head, *tail;
+};
+
+struct srv {
+	struct event_base	*base;
+	struct hub		*hub;
+	struct srv_config	 cfg;
+	const struct srv_hooks	*hooks;
+	void			*arg;
+	int			 lfd;
+	int			 spare_fd;	/* given up to shed on EMFILE */
+	char			*unix_path;	/* to unlink at the end */
+	struct event		*accept_ev;
+	struct event		*tick;
+	struct event		*reap_ev;
+	struct clist		 lists[3];	/* by phase */
+	struct clist		 blocked;
+	struct conn		*reap;
+	unsigned long		 nconns;
+	unsigned long		 nclients;
+	int64_t			 shed_logged;
+	int			 draining;
+	struct ws_frame		*ping;
+};
+
+#define container_of(p, type, field) \
+	((type *)(void *)((char *)(p) - offsetof(type, field)))
+
+static int64_t
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void
+list_add(struct clist *l, struct conn *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void
+list_del(struct clist *l, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+blocked_add(struct srv *s, struct conn *c)
+{
+	c->bnext = NULL;
+	c->bprev = s->blocked.tail;
+	if (s->blocked.tail != NULL)
+		s->blocked.tail->bnext = c;
+	else
+		s->blocked.head = c;
+	s->blocked.tail = c;
+	c->blocked = 1;
+}
+
+static void
+blocked_del(struct srv *s, struct conn *c)
+{
+	if (!c->blocked)
+		return;
+	if (c->bprev != NULL)
+		c->bprev->bnext = c->bnext;
+	else
+		s->blocked.head = c->bnext;
+	if (c->bnext != NULL)
+		c->bnext->bprev = c->bprev;
+	else
+		s->blocked.tail = c->bprev;
+	c->bprev = c->bnext = NULL;
+	c->blocked = 0;
+}
+
+static void
+set_phase(struct conn *c, enum phase p, int64_t due)
+{
+	struct srv *s = c->s;
+
+	list_del(&s->lists[c->phase], c);
+	if (c->phase == P_OPEN)
+		s->nclients--;
+	c->phase = p;
+	c->due = due;
+	list_add(&s->lists[p], c);
+	if (p == P_OPEN)
+		s->nclients++;
+}
+
+static void
+conn_kill(struct conn *c, const char *why)
+{
+	struct srv *s = c->s;
+
+	if (c->dead)
+		return;
+	c->dead = 1;
+	log_debug("client %d closed: %s", c->fd, why);
+	hub_leave(&c->m);
+	if (c->phase == P_OPEN)
+		s->nclients--;
+	list_del(&s->lists[c->phase], c);
+	blocked_del(s, c);
+	event_del(&c->rev);
+	event_del(&c->wev);
+	close(c->fd);
+	c->fd = -1;
+	s->nconns--;
+	c->next = s->reap;
+	s->reap = c;
+	event_active(s->reap_ev, 0, 0);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct ctrl *q;
+
+	free(c->hs);
+	ws_in_free(c->in);
+	ws_frame_unref(c->cur);
+	ws_frame_unref(c->pending);
+	while ((q = c->ctrl_head) != NULL) {
+		c->ctrl_head = q->next;
+		ws_frame_unref(q->f);
+		free(q);
+	}
+	free(c);
+}
+
+static void
+on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv *s = arg;
+	struct conn *c;
+
+	while ((c = s->reap) != NULL) {
+		s->reap = c->next;
+		conn_free(c);
+	}
+	if (s->draining && s->nconns == 0 && s->hooks->drained != NULL)
+		s->hooks->drained(s->arg);
+}
+
+static void
+sent(struct ws_frame *f)
+{
+	if (f->is_data)
+		metrics.frames_sent++;
+}
+
+/* Everything queued went out: end blocking; a closing connection now
+ * shuts its side down and waits for the peer's end. */
+static void
+output_empty(struct conn *c)
+{
+	if (c->blocked) {
+		event_del(&c->wev);
+		blocked_del(c->s, c);
+	}
+	if (c->phase == P_CLOSING && c->closing_sent && !c->shut_wr) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut_wr = 1;
+	}
+}
+
+static struct ws_frame *
+next_frame(struct conn *c)
+{
+	struct ctrl *q = c->ctrl_head;
+	struct ws_frame *f;
+
+	/* Control frames first: a data frame is only ever pending whole. */
+	if (q != NULL) {
+		c->ctrl_head = q->next;
+		if (c->ctrl_head == NULL)
+			c->ctrl_tail = NULL;
+		c->nctrl--;
+		f = q->f;
+		free(q);
+		return f;
+	}
+	f = c->pending;
+	c->pending = NULL;
+	return f;
+}
+
+static void
+conn_flush(struct conn *c)
+{
+	int progress = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (c->cur == NULL) {
+			c->cur = next_frame(c);
+			c->off = 0;
+			if (c->cur == NULL) {
+				output_empty(c);
+				return;
+			}
+		}
+		n = send(c->fd, c->cur->data + c->off, c->cur->len - c->off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			conn_kill(c, strerror(errno));
+			return;
+		}
+		metrics.bytes_sent += (uint64_t)n;
+		progress = 1;
+		c->off += (size_t)n;
+		if (c->off == c->cur->len) {
+			sent(c->cur);
+			ws_frame_unref(c->cur);
+			c->cur = NULL;
+		}
+	}
+	if (!c->blocked) {
+		c->last_progress = now_ms();
+		blocked_add(c->s, c);
+		event_add(&c->wev, NULL);
+	} else if (progress) {
+		c->last_progress = now_ms();
+		blocked_del(c->s, c);
+		blocked_add(c->s, c);
+	}
+}
+
+/* Queues f (borrowed) for c: written at once when nothing is queued. */
+static void
+conn_push(struct conn *c, struct ws_frame *f)
+{
+	struct ctrl *q;
+
+	if (c->dead)
+		return;
+	if (c->cur == NULL && c->ctrl_head == NULL && c->pending == NULL) {
+		ssize_t n = send(c->fd, f->data, f->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == (ssize_t)f->len) {
+			metrics.bytes_sent += (uint64_t)n;
+			sent(f);
+			output_empty(c);
+			return;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			conn_kill(c, strerror(errno));
+			return;
+		}
+		if (n > 0)
+			metrics.bytes_sent += (uint64_t)n;
+		c->cur = ws_frame_ref(f);
+		c->off = n > 0 ? (size_t)n : 0;
+		conn_flush(c);
+		return;
+	}
+	if (f->is_data) {
+		if (c->pending != NULL) {
+			metrics.conflated++;
+			ws_frame_unref(c->pending);
+		}
+		c->pending = ws_frame_ref(f);
+		return;
+	}
+	if (c->nctrl >= CTRL_MAX) {
+		conn_kill(c, "control frames pile up unread");
+		return;
+	}
+	q = xmalloc(sizeof(*q));
+	q->f = ws_frame_ref(f);
+	q->next = NULL;
+	if (c->ctrl_tail != NULL)
+		c->ctrl_tail->next = q;
+	else
+		c->ctrl_head = q;
+	c->ctrl_tail = q;
+	c->nctrl++;
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	conn_flush(arg);
+}
+
+/* Leaves the hub and waits for the peer to go; the caller queues the
+ * close frame or the answer. */
+static void
+begin_close(struct conn *c)
+{
+	hub_leave(&c->m);
+	ws_frame_unref(c->pending);
+	c->pending = NULL;
+	set_phase(c, P_CLOSING, now_ms() + SRV_CLOSE_GRACE_MS);
+}
+
+static void
+conn_close_ws(struct conn *c, uint16_t code, const char *reason)
+{
+	struct ws_frame *f;
+
+	if (c->dead || c->phase != P_OPEN)
+		return;
+	log_debug("client %d: closing with %u (%s)", c->fd, code, reason);
+	begin_close(c);
+	c->closing_sent = 1;
+	f = ws_frame_close(code, reason);
+	conn_push(c, f);
+	ws_frame_unref(f);
+}
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 414: return "URI Too Long";
+	case 426: return "Upgrade Required";
+	case 431: return "Request Header Fields Too Large";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Internal Server Error";
+	}
+}
+
+/* Answers a plain HTTP request and closes. body may be NULL (HEAD). */
+static void
+http_reply(struct conn *c, int status, const char *ctype, const char *extra,
+    const char *body, size_t len, int head_only)
+{
+	struct buf b;
+	struct ws_frame *f;
+
+	buf_init(&b);
+	buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	    "Connection: close\r\n%s\r\n", status, status_text(status), ctype,
+	    len, extra != NULL ? extra : "");
+	if (!head_only && len > 0)
+		buf_append(&b, body, len);
+	begin_close(c);
+	c->closing_sent = 1;
+	f = ws_frame_raw(b.data, b.len);
+	buf_cleanup(&b);
+	conn_push(c, f);
+	ws_frame_unref(f);
+}
+
+static void
+http_error(struct conn *c, int status, const char *why)
+{
+	char body[256];
+	const char *extra = NULL;
+	int n;
+
+	if (status == 426)
+		extra = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+	else if (status == 405)
+		extra = "Allow: GET\r\n";
+	else if (status == 503)
+		extra = "Retry-After: 5\r\n";
+	n = snprintf(body, sizeof(body), "%s\n", why);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = (int)sizeof(body) - 1;
+	log_debug("client %d: %d %s", c->fd, status, why);
+	http_reply(c, status, "text/plain; charset=utf-8", extra, body,
+	    (size_t)n, 0);
+}
+
+static void
+ws_out(void *arg, const void *bytes, size_t n)
+{
+	struct conn *c = arg;
+	struct ws_frame *f;
+
+	if (c->dead || c->phase != P_OPEN)
+		return;
+	f = ws_frame_raw(bytes, n);
+	conn_push(c, f);
+	ws_frame_unref(f);
+}
+
+static void
+ws_input(struct conn *c, const char *data, size_t n)
+{
+	if (c->in == NULL && (c->in = ws_in_new(ws_out, c)) == NULL) {
+		conn_close_ws(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	if (ws_in_feed(c->in, data, n) == WS_IN_CLOSED) {
+		if (!c->dead && c->phase == P_OPEN) {
+			/* wslay queued its close (a reply or an error's);
+			 * once written, we end our side. */
+			begin_close(c);
+			c->closing_sent = 1;
+			if (c->cur == NULL && c->ctrl_head == NULL)
+				output_empty(c);
+		}
+		return;
+	}
+	if (!c->dead && ws_in_idle(c->in)) {
+		ws_in_free(c->in);
+		c->in = NULL;
+	}
+}
+
+static void
+plain_get(struct conn *c, const struct hs_parser *p, enum hs_route r)
+{
+	struct srv *s = c->s;
+	int head = strcmp(p->method, "HEAD") == 0;
+
+	if (!c->local && !s->cfg.expose) {
+		http_error(c, 404, "not found");
+		return;
+	}
+	if (!head && strcmp(p->method, "GET") != 0) {
+		http_error(c, 405, "method not allowed");
+		return;
+	}
+	if (r == HS_HEALTHZ) {
+		if (s->hooks->healthy(s->arg))
+			http_reply(c, 200, "text/plain; charset=utf-8", NULL,
+			    "ok\n", 3, head);
+		else
+			http_reply(c, 503, "text/plain; charset=utf-8", NULL,
+			    "LISTEN is down\n", 15, head);
+	} else {
+		struct buf b;
+
+		buf_init(&b);
+		s->hooks->metrics(s->arg, &b);
+		http_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+		    NULL, b.data, b.len, head);
+		buf_cleanup(&b);
+	}
+}
+
+static void
+upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
+    size_t restlen)
+{
+	struct srv *s = c->s;
+	struct hs_upgrade up;
+	const char *why;
+	char resp[160];
+	struct ws_frame *f;
+	int st, n;
+
+	st = hs_upgrade_check(p, s->cfg.allow_origin, s->cfg.nallow, &up, &why);
+	if (st != 101) {
+		http_error(c, st, why);
+		return;
+	}
+	if (s->nclients >= s->cfg.max_clients) {
+		http_error(c, 503, "too many clients");
+		return;
+	}
+	n = snprintf(resp, sizeof(resp), "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n\r\n", up.accept);
+	set_phase(c, P_OPEN, now_ms() + s->cfg.ping_ms);
+	f = ws_frame_raw(resp, (size_t)n);
+	conn_push(c, f);
+	ws_frame_unref(f);
+	if (c->dead)
+		return;
+	log_debug("client %d connected: key=%s url=%s", c->fd, up.key, up.url);
+	if (hub_join(s->hub, &c->m, up.key, up.key_len, up.url, up.url_len,
+	    s->cfg.host != NULL ? s->cfg.host : p->host) == HUB_ETOOMANY) {
+		conn_close_ws(c, WS_CLOSE_BAD_KEY, "too many urls for this key");
+		return;
+	}
+	if (restlen > 0 && !c->dead && c->phase == P_OPEN)
+		ws_input(c, rest, restlen);
+}
+
+static void
+head_input(struct conn *c, const char *data, size_t n)
+{
+	struct hs_parser local, *p = c->hs;
+	enum hs_rc rc;
+	size_t used;
+
+	if (p == NULL) {
+		hs_init(&local);
+		p = &local;
+	}
+	rc = hs_feed(p, data, n, &used);
+	if (rc == HS_MORE) {
+		/* Rare: most heads come in one read. Keep the state. */
+		if (c->hs == NULL) {
+			c->hs = xmalloc(sizeof(*c->hs));
+			memcpy(c->hs, &local, sizeof(local));
+		}
+		return;
+	}
+	if (rc != HS_DONE) {
+		http_error(c, hs_error_status(rc), rc == HS_ETOOBIG ?
+		    "request head larger than 8 KiB" : rc == HS_ETARGET ?
+		    "request target too long" : rc == HS_EVERSION ?
+		    "HTTP/1.x only" : "malformed request");
+	} else {
+		enum hs_route r = hs_route(p);
+
+		if (r == HS_REALTIME)
+			upgrade(c, p, data + used, n - used);
+		else if (r == HS_NOT_FOUND)
+			http_error(c, 404, "not found");
+		else
+			plain_get(c, p, r);
+	}
+	free(c->hs);
+	c->hs = NULL;
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char buf[4096];
+	ssize_t n;
+
+	n = recv(c->fd, buf, sizeof(buf), 0);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return;
+		conn_kill(c, n == 0 ? "peer closed" : strerror(errno));
+		return;
+	}
+	c->last_rx = now_ms();
+	switch (c->phase) {
+	case P_HEAD:
+		head_input(c, buf, (size_t)n);
+		break;
+	case P_OPEN:
+		ws_input(c, buf, (size_t)n);
+		break;
+	case P_CLOSING:
+		break;		/* the peer's last words are not needed */
+	}
+}
+
+static void
+conn_new(struct srv *s, int fd, const struct sockaddr *peer)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	int one = 1;
+
+	if (peer->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->s = s;
+	c->fd = fd;
+	c->local = addr_is_local(peer);
+	c->phase = P_HEAD;
+	c->due = now_ms() + SRV_HANDSHAKE_MS;
+	c->last_rx = now_ms();
+	list_add(&s->lists[P_HEAD], c);
+	s->nconns++;
+	event_assign(&c->rev, s->base, fd, EV_READ | EV_PERSIST, on_read, c);
+	event_assign(&c->wev, s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+	if (event_add(&c->rev, NULL) != 0)
+		conn_kill(c, "cannot watch the socket");
+}
+
+static const char busy_reply[] = "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: text/plain\r\nContent-Length: 14\r\nRetry-After: 5\r\n"
+    "Connection: close\r\n\r\nserver is full\n";
+
+/* Past the open-files limit: refuse the next connection outright. */
+static int
+shed(struct srv *s)
+{
+	int fd;
+	int64_t t = now_ms();
+
+	if (s->spare_fd < 0)
+		return -1;
+	close(s->spare_fd);
+	s->spare_fd = -1;
+	fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		/* Best effort: a full socket buffer just loses the text. */
+		if (send(fd, busy_reply, sizeof(busy_reply) - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("503 to a shed connection: %s", strerror(errno));
+		close(fd);
+	}
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (t - s->shed_logged > 1000) {
+		s->shed_logged = t;
+		log_warn("out of file descriptors with %lu connections: "
+		    "refusing new ones with 503", s->nconns);
+	}
+	return fd >= 0 ? 0 : -1;
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct srv *s = arg;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd;
+
+		fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				if (shed(s) == 0)
+					continue;
+				return;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (s->nconns >= s->cfg.max_conns) {
+			if (send(fd, busy_reply, sizeof(busy_reply) - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				log_debug("503 to a refused connection: %s",
+				    strerror(errno));
+			close(fd);
+			continue;
+		}
+		conn_new(s, fd, (struct sockaddr *)&ss);
+	}
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv *s = arg;
+	int64_t now = now_ms();
+	struct conn *c;
+
+	while ((c = s->lists[P_HEAD].head) != NULL && c->due <= now)
+		conn_kill(c, "no complete request head in 10 s");
+	while ((c = s->lists[P_CLOSING].head) != NULL && c->due <= now)
+		conn_kill(c, "peer did not end the connection");
+	while ((c = s->blocked.head) != NULL &&
+	    c->last_progress + SRV_STUCK_MS <= now) {
+		blocked_del(s, c);
+		if (c->phase == P_OPEN) {
+			metrics.slow_closes++;
+			log_info("client %d: no output progress in %d s, "
+			    "closing (1008)", c->fd, SRV_STUCK_MS / 1000);
+			conn_close_ws(c, WS_CLOSE_POLICY, "too slow");
+		}
+	}
+	while ((c = s->lists[P_OPEN].head) != NULL && c->due <= now) {
+		if (now - c->last_rx >= 2 * (int64_t)s->cfg.ping_ms) {
+			conn_kill(c, "silent for two ping intervals");
+			continue;
+		}
+		conn_push(c, s->ping);
+		if (!c->dead && c->phase == P_OPEN) {
+			list_del(&s->lists[P_OPEN], c);
+			c->due = now + s->cfg.ping_ms;
+			list_add(&s->lists[P_OPEN], c);
+		}
+	}
+}
+
+static int
+open_listener(struct srv *s, char *err, size_t errlen)
+{
+	struct addr a;
+	int fd, one = 1;
+
+	if (addr_parse(s->cfg.listen, &a, err, errlen) != 0)
+		return -1;
+	if (a.sa.ss_family == AF_UNIX) {
+		const char *path = ((struct sockaddr_un *)&a.sa)->sun_path;
+		struct stat st;
+
+		/* A stale socket from an earlier run blocks bind(2). */
+		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(path);
+		s->unix_path = xstrdup(path);
+	}
+	fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (a.sa.ss_family != AF_UNIX)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a.sa, a.len) != 0 ||
+	    listen(fd, 4096) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", s->cfg.listen,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* nginx's workers run as another user. */
+	if (s->unix_path != NULL && chmod(s->unix_path, 0666) != 0)
+		log_warn("chmod %s: %s", s->unix_path, strerror(errno));
+	s->lfd = fd;
+	return 0;
+}
+
+struct srv *
+srv_new(struct event_base *base, struct hub *hub, const struct srv_config *cfg,
+    const struct srv_hooks *hooks, void *arg, char *err, size_t errlen)
+{
+	struct srv *s = xcalloc(1, sizeof(*s));
+	struct timeval tick = { 0, TICK_MS * 1000 };
+
+	s->base = base;
+	s->hub = hub;
+	s->cfg = *cfg;
+	s->hooks = hooks;
+	s->arg = arg;
+	s->lfd = -1;
+	if (open_listener(s, err, errlen) != 0) {
+		free(s->unix_path);
+		free(s);
+		return NULL;
+	}
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->ping = ws_frame_ping();
+	s->accept_ev = event_new(base, s->lfd, EV_READ | EV_PERSIST, on_accept, s);
+	s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
+	s->reap_ev = event_new(base, -1, 0, on_reap, s);
+	event_add(s->accept_ev, NULL);
+	event_add(s->tick, &tick);
+	return s;
+}
+
+static void
+stop_listening(struct srv *s)
+{
+	if (s->lfd < 0)
+		return;
+	event_del(s->accept_ev);
+	close(s->lfd);
+	s->lfd = -1;
+	if (s->unix_path != NULL)
+		unlink(s->unix_path);
+}
+
+void
+srv_shutdown(struct srv *s)
+{
+	struct conn *c;
+
+	s->draining = 1;
+	stop_listening(s);
+	while ((c = s->lists[P_HEAD].head) != NULL)
+		conn_kill(c, "shutting down");
+	while ((c = s->lists[P_OPEN].head) != NULL)
+		conn_close_ws(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+	event_active(s->reap_ev, 0, 0);
+}
+
+void
+srv_free(struct srv *s)
+{
+	struct conn *c;
+
+	if (s == NULL)
+		return;
+	stop_listening(s);
+	for (int p = 0; p < 3; p++)
+		while ((c = s->lists[p].head) != NULL)
+			conn_kill(c, "exiting");
+	while ((c = s->reap) != NULL) {
+		s->reap = c->next;
+		conn_free(c);
+	}
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	event_free(s->accept_ev);
+	event_free(s->tick);
+	event_free(s->reap_ev);
+	ws_frame_unref(s->ping);
+	free(s->unix_path);
+	free(s);
+}
+
+unsigned long
+srv_clients(const struct srv *s)
+{
+	return s->nclients;
+}
+
+void
+srv_send(struct hub_member *m, struct ws_frame *f)
+{
+	struct conn *c = container_of(m, struct conn, m);
+
+	if (!c->dead && c->phase == P_OPEN)
+		conn_push(c, f);
+}
+
+void
+srv_close(struct hub_member *m, uint16_t code, const char *reason)
+{
+	conn_close_ws(container_of(m, struct conn, m), code, reason);
+}

@@ -1,0 +1,56 @@
+/* The listener and its connections: HTTP heads, WebSocket upgrades into the
+ * hub, /healthz and /metrics, heartbeats, bounded output per client with
+ * conflation, timeouts, and the drain on shutdown. A broadcast frame is
+ * written straight to each socket whose output is empty (one send(2) per
+ * client); only what the kernel refuses is queued, by reference. */
+#ifndef KC_SERVER_H
+#define KC_SERVER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "hub.h"
+
+#define SRV_HANDSHAKE_MS	10000	/* to send a complete request head */
+#define SRV_STUCK_MS		30000	/* no output progress: close 1008 */
+#define SRV_CLOSE_GRACE_MS	3000	/* for the peer to end after a close */
+
+struct event_base;
+struct srv;
+
+struct srv_config {
+	const char	*listen;	/* "HOST:PORT" or "unix:PATH" */
+	char *const	*allow_origin;
+	size_t		 nallow;
+	unsigned long	 max_clients;	/* upgrades past this get 503 */
+	unsigned long	 max_conns;	/* sockets past this get 503 at once
+					   (the open-files limit's share) */
+	unsigned	 ping_ms;	/* ping period; 2 silent periods close */
+	int		 expose;	/* /healthz, /metrics for any peer */
+	const char	*host;		/* HTTP_HOST for renders, or NULL to
+					   use the client's Host */
+};
+
+struct srv_hooks {
+	int	(*healthy)(void *arg);
+	void	(*metrics)(void *arg, struct buf *out);
+	/* After srv_shutdown, once the last connection is gone. */
+	void	(*drained)(void *arg);
+};
+
+/* Binds and listens; cfg's strings and hooks are borrowed. Returns NULL
+ * with err set. */
+struct srv	*srv_new(struct event_base *base, struct hub *hub,
+		    const struct srv_config *cfg, const struct srv_hooks *hooks,
+		    void *arg, char *err, size_t errlen);
+/* Closes every connection at once and frees. */
+void		 srv_free(struct srv *s);
+/* Stops accepting and closes every client with 1001. */
+void		 srv_shutdown(struct srv *s);
+unsigned long	 srv_clients(const struct srv *s);
+
+/* The hub's send and close, for a member embedded in a connection. */
+void	srv_send(struct hub_member *m, struct ws_frame *f);
+void	srv_close(struct hub_member *m, uint16_t code, const char *reason);
+
+#endif

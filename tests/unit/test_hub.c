@@ -1,0 +1,176 @@
+/* Unit tests for pushd/hub.c: join and leave, keys and urls coming and
+ * going, the cached frame for new members, the url limit per key, and what
+ * the app's 200/404/403/5xx do to a url's members. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub_fake.h"
+#include "pushd/metrics.h"
+#include "tap.h"
+
+#define JOIN(h, fm, k, u) \
+	hub_join((h), &(fm)->m, (k), strlen(k), (u), strlen(u), "example.com")
+
+static void
+test_join_leave(void)
+{
+	struct hub *h = hub_new(&fake_ops, NULL, 32);
+	struct fake_member a = {0}, b = {0}, c = {0}, d = {0};
+	struct hub_url *u;
+
+	memset(&fake, 0, sizeof(fake));
+	ok(JOIN(h, &a, "/counter", "/counter") == 0, "first join");
+	u = a.m.url;
+	ok(u != NULL && strcmp(hub_url_key(u), "/counter") == 0 &&
+	    strcmp(hub_url_path(u), "/counter") == 0 &&
+	    strcmp(hub_url_host(u), "example.com") == 0, "url fields");
+	ok(fake.renders == 1 && fake_in_flight(u) == 1,
+	    "a new url is rendered at once");
+	ok(JOIN(h, &b, "/counter", "/counter") == 0 && b.m.url == u,
+	    "second member, same url");
+	ok(fake.renders == 1, "no second render while one runs");
+	ok(JOIN(h, &c, "/counter", "/counter?x=1") == 0 && c.m.url != u,
+	    "other url under the same key");
+	ok(JOIN(h, &d, "/chat", "/chat") == 0, "other key");
+	ok(hub_keys(h) == 2 && fake.renders == 3, "two keys, three renders");
+
+	ok(fake_finish(u, 200, "<p>1</p>") == 0, "render finished");
+	ok(a.sends == 1 && b.sends == 1 && strcmp(a.last, "<p>1</p>") == 0,
+	    "both members got the frame");
+	ok(c.sends == 0 && d.sends == 0, "other urls got nothing");
+
+	hub_leave(&b.m);
+	ok(b.m.url == NULL && u != NULL, "leave");
+	hub_leave(&b.m);
+	ok(1, "leaving twice is a no-op");
+	ok(JOIN(h, &b, "/counter", "/counter") == 0 && b.sends == 2 &&
+	    fake.renders == 3, "rejoin gets the cached frame, no render");
+
+	hub_notify(h, "/nobody", 7);
+	ok(fake.renders == 3, "notify of an unknown key: nothing");
+	hub_notify(h, "/counter", 8);
+	ok(fake.renders == 4 && fake_in_flight(u) == 1,
+	    "notify re-renders the key's idle url");
+	ok(fake_in_flight(c.m.url) == 1,
+	    "and the other url, still running its first render, gets a due one");
+	{
+		struct fake_member e = {0};
+
+		ok(JOIN(h, &e, "/counter", "/counter") == 0 && e.sends == 0,
+		    "join while the cache is stale: nothing sent yet");
+		fake_finish(u, 200, "<p>2</p>");
+		ok(e.sends == 1 && a.sends == 2 && strcmp(e.last, "<p>2</p>") == 0,
+		    "the new render reaches old and new members");
+		hub_leave(&e.m);
+	}
+
+	fake.forgets = 0;
+	hub_leave(&d.m);
+	ok(hub_keys(h) == 1 && fake.forgets == 1,
+	    "the last member gone: url and key freed");
+	hub_leave(&a.m);
+	hub_leave(&b.m);
+	hub_leave(&c.m);
+	ok(hub_keys(h) == 0 && fake.nrendering == 0,
+	    "all gone: renders forgotten");
+	hub_free(h);
+}
+
+static void
+test_url_limit(void)
+{
+	struct hub *h = hub_new(&fake_ops, NULL, 2);
+	struct fake_member m[4];
+
+	memset(m, 0, sizeof(m));
+	memset(&fake, 0, sizeof(fake));
+	ok(JOIN(h, &m[0], "k", "/a") == 0 && JOIN(h, &m[1], "k", "/b") == 0,
+	    "two urls under a key");
+	ok(JOIN(h, &m[2], "k", "/c") == HUB_ETOOMANY && m[2].m.url == NULL,
+	    "a third url is refused");
+	ok(JOIN(h, &m[3], "k", "/a") == 0, "an existing url still joins");
+	ok(fake.renders == 2, "the refused url cost no render");
+	hub_leave(&m[1].m);
+	ok(JOIN(h, &m[2], "k", "/c") == 0, "room again after a url went");
+	hub_notify(h, "k", 1);
+	ok(fake.renders == 3, "a notify costs at most max urls renders");
+	hub_free(h);
+	ok(m[0].m.url == NULL, "hub_free detaches members");
+}
+
+static void
+test_statuses(void)
+{
+	struct hub *h = hub_new(&fake_ops, NULL, 32);
+	struct fake_member a = {0}, b = {0}, c = {0};
+	struct hub_url *u;
+	uint64_t failed = metrics.renders_failed;
+
+	memset(&fake, 0, sizeof(fake));
+	JOIN(h, &a, "k", "/gone");
+	JOIN(h, &b, "k", "/gone");
+	JOIN(h, &c, "k", "/secret");
+	fake_finish(a.m.url, 404, "no");
+	ok(a.closed == 4404 && b.closed == 4404 && a.m.url == NULL,
+	    "404: members closed with 4404 and detached");
+	ok(hub_keys(h) == 1 && c.closed == 0, "other url unaffected");
+	fake_finish(c.m.url, 403, "no");
+	ok(c.closed == 4403 && hub_keys(h) == 0, "403: 4403, key freed");
+
+	memset(&a, 0, sizeof(a));
+	JOIN(h, &a, "k", "/flaky");
+	u = a.m.url;
+	fake_finish(u, 200, "v1");
+	hub_notify(h, "k", 1);
+	fake_finish(u, 500, "oops");
+	ok(a.sends == 1 && a.closed == 0 && fake.retries == 1 &&
+	    fake.last_retry_ms == 100, "500: kept, retry in 100 ms");
+	hub_notify(h, "k", 1);
+	ok(fake.nrendering == 0, "a notify during the backoff waits for it");
+	hub_retry(u);
+	fake_finish(u, -1, NULL);
+	ok(fake.retries == 2 && fake.last_retry_ms == 200,
+	    "no answer: retry in 200 ms");
+	for (int i = 0; i < 8; i++) {
+		hub_retry(u);
+		fake_finish(u, 502, "");
+	}
+	ok(fake.last_retry_ms == 5000, "backoff capped at 5 s");
+	ok(metrics.renders_failed - failed == 12, "failures counted");
+	hub_retry(u);
+	fake_finish(u, 200, "v2");
+	ok(a.sends == 2 && strcmp(a.last, "v2") == 0, "recovered");
+	hub_notify(h, "k", 1);
+	fake_finish(u, 500, "");
+	ok(fake.last_retry_ms == 100, "backoff reset by a success");
+
+	{
+		struct fake_member x = {0}, y = {0}, z = {0};
+
+		memset(&fake, 0, sizeof(fake));
+		JOIN(h, &x, "s", "/s");
+		JOIN(h, &y, "s", "/s");
+		JOIN(h, &z, "s", "/s");
+		y.leave_on_send = 1;
+		fake_finish(x.m.url, 200, "f");
+		ok(x.sends == 1 && y.sends == 1 && z.sends == 1 &&
+		    y.m.url == NULL && x.m.url != NULL,
+		    "a member leaving inside the broadcast: others still served");
+		x.leave_on_send = z.leave_on_send = 1;
+		hub_notify(h, "s", 1);
+		fake.forgets = 0;
+		fake_finish(x.m.url, 200, "g");
+		ok(fake.forgets == 1 && hub_keys(h) == 1,
+		    "all leaving inside the broadcast: url freed after it");
+	}
+	hub_free(h);
+}
+
+int
+main(void)
+{
+	test_join_leave();
+	test_url_limit();
+	test_statuses();
+	return tap_done();
+}

@@ -1,0 +1,240 @@
+/* Unit tests for pushd/ws.c: RFC 6455's accept-key example, byte-exact
+ * server frames, and the wslay reader's answers to good and bad client
+ * frames (close codes per RFC 6455 7.4.1). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "pushd/ws.h"
+
+static int
+frame_is(struct ws_frame *f, const void *want, size_t n)
+{
+	int same = f->len == n && memcmp(f->data, want, n) == 0;
+
+	ws_frame_unref(f);
+	return same;
+}
+
+/* A masked client frame. */
+static size_t
+client_frame(unsigned char *out, int fin, int opcode, const void *payload,
+    size_t n)
+{
+	static const unsigned char mask[4] = { 0x37, 0xfa, 0x21, 0x3d };
+	size_t h = 0;
+
+	out[h++] = (unsigned char)((fin ? 0x80 : 0) | opcode);
+	if (n < 126) {
+		out[h++] = (unsigned char)(0x80 | n);
+	} else {
+		out[h++] = 0x80 | 126;
+		out[h++] = (unsigned char)(n >> 8);
+		out[h++] = (unsigned char)n;
+	}
+	memcpy(out + h, mask, 4);
+	h += 4;
+	for (size_t i = 0; i < n; i++)
+		out[h + i] = ((const unsigned char *)payload)[i] ^ mask[i % 4];
+	return h + n;
+}
+
+struct sink {
+	unsigned char	data[512];
+	size_t		len;
+};
+
+static void
+sink_send(void *arg, const void *bytes, size_t n)
+{
+	struct sink *s = arg;
+
+	if (s->len + n <= sizeof(s->data)) {
+		memcpy(s->data + s->len, bytes, n);
+		s->len += n;
+	}
+}
+
+/* The close code in the sink's first frame, or -1. */
+static int
+sink_close_code(const struct sink *s)
+{
+	if (s->len < 4 || s->data[0] != 0x88)
+		return -1;
+	return s->data[2] << 8 | s->data[3];
+}
+
+/* Feeds bytes (all at once, or one by one) to a fresh reader. */
+static enum ws_in_state
+feed(struct sink *s, const unsigned char *b, size_t n, int bytewise,
+    int *idle)
+{
+	struct ws_in *w = ws_in_new(sink_send, s);
+	enum ws_in_state st = WS_IN_OPEN;
+
+	memset(s, 0, sizeof(*s));
+	if (bytewise) {
+		for (size_t i = 0; i < n && st == WS_IN_OPEN; i++)
+			st = ws_in_feed(w, b + i, 1);
+	} else {
+		st = ws_in_feed(w, b, n);
+	}
+	if (idle != NULL)
+		*idle = ws_in_idle(w);
+	ws_in_free(w);
+	return st;
+}
+
+static void
+test_accept_key(void)
+{
+	char out[WS_ACCEPT_LEN + 1];
+	const char *key = "dGhlIHNhbXBsZSBub25jZQ==";
+
+	ok(ws_accept_key(key, strlen(key), out) == 0, "accept key computed");
+	is_str(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "RFC 6455 1.3 example");
+}
+
+static void
+test_frames(void)
+{
+	static const unsigned char hello[] = { 0x81, 0x05, 'H', 'e', 'l', 'l', 'o' };
+	static const unsigned char empty[] = { 0x81, 0x00 };
+	static const unsigned char ping[] = { 0x89, 0x00 };
+	static const unsigned char close1001[] = { 0x88, 0x06, 0x03, 0xe9,
+	    'b', 'y', 'e', '!' };
+	static const unsigned char close4404[] = { 0x88, 0x02, 0x11, 0x34 };
+	unsigned char *big = malloc(70000);
+	struct ws_frame *f;
+
+	ok(frame_is(ws_frame_text("Hello", 5), hello, sizeof(hello)),
+	    "text frame, 7-bit length (RFC 6455 5.7)");
+	ok(frame_is(ws_frame_text("", 0), empty, sizeof(empty)),
+	    "empty text frame");
+	ok(frame_is(ws_frame_ping(), ping, sizeof(ping)), "empty ping");
+	ok(frame_is(ws_frame_close(1001, "bye!"), close1001, sizeof(close1001)),
+	    "close 1001 with reason");
+	ok(frame_is(ws_frame_close(4404, NULL), close4404, sizeof(close4404)),
+	    "close 4404 without reason");
+
+	memset(big, 'x', 70000);
+	f = ws_frame_text(big, 256);
+	ok(f->len == 260 && f->data[0] == 0x81 && f->data[1] == 126 &&
+	    f->data[2] == 0x01 && f->data[3] == 0x00 && f->data[4] == 'x',
+	    "256 bytes: 16-bit length");
+	ok(f->is_data, "text frames count as data");
+	ws_frame_unref(f);
+	f = ws_frame_text(big, 65535);
+	ok(f->len == 65539 && f->data[1] == 126 && f->data[2] == 0xff &&
+	    f->data[3] == 0xff, "65535 bytes: still 16-bit length");
+	ws_frame_unref(f);
+	f = ws_frame_text(big, 70000);
+	ok(f->len == 70010 && f->data[1] == 127 && f->data[2] == 0 &&
+	    f->data[5] == 0 && f->data[6] == 0x00 && f->data[7] == 0x01 &&
+	    f->data[8] == 0x11 && f->data[9] == 0x70,
+	    "70000 bytes: 64-bit length, network order");
+	ok(ws_frame_ref(f) == f && f->refs == 2, "ref counts up");
+	ws_frame_unref(f);
+	ws_frame_unref(f);
+	free(big);
+}
+
+static void
+test_reader(void)
+{
+	unsigned char b[8192];
+	struct sink s;
+	size_t n, n2;
+	int idle;
+
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		const char *how = bytewise ? "byte by byte" : "in one piece";
+
+		n = client_frame(b, 1, 0x9, "hi", 2);
+		ok(feed(&s, b, n, bytewise, &idle) == WS_IN_OPEN &&
+		    s.len == 4 && s.data[0] == 0x8a && s.data[1] == 2 &&
+		    memcmp(s.data + 2, "hi", 2) == 0,
+		    "ping gets an unmasked pong with its payload (%s)", how);
+		ok(idle, "reader idle after a whole frame (%s)", how);
+
+		n = client_frame(b, 1, 0xa, "", 0);
+		ok(feed(&s, b, n, bytewise, &idle) == WS_IN_OPEN && s.len == 0 &&
+		    idle, "pong is absorbed (%s)", how);
+
+		n = client_frame(b, 1, 0x1, "ignored", 7);
+		ok(feed(&s, b, n, bytewise, &idle) == WS_IN_OPEN && s.len == 0 &&
+		    idle, "a valid text message is ignored (%s)", how);
+
+		n = client_frame(b, 1, 0x8, "\x03\xe8", 2);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
+		    sink_close_code(&s) == 1000,
+		    "close 1000 is answered with 1000 (%s)", how);
+
+		n = client_frame(b, 1, 0x1, "\xc3\x28", 2);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
+		    sink_close_code(&s) == 1007,
+		    "invalid UTF-8 closes 1007 (%s)", how);
+
+		n = client_frame(b, 1, 0x2, "\x01", 1);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
+		    sink_close_code(&s) == 1003,
+		    "binary message closes 1003 (%s)", how);
+
+		memset(b + 100, 'a', 5000);
+		n = client_frame(b, 1, 0x1, b + 100, 5000);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
+		    sink_close_code(&s) == 1009,
+		    "text over 4 KiB closes 1009 (%s)", how);
+
+		n = client_frame(b, 1, 0x3, "x", 1);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
+		    sink_close_code(&s) == 1002,
+		    "reserved opcode closes 1002 (%s)", how);
+
+		n = client_frame(b, 0, 0x9, "x", 1);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
+		    sink_close_code(&s) == 1002,
+		    "fragmented ping closes 1002 (%s)", how);
+
+		b[0] = 0x89;
+		b[1] = 0x00;	/* no mask bit */
+		ok(feed(&s, b, 2, bytewise, NULL) == WS_IN_CLOSED &&
+		    sink_close_code(&s) == 1002,
+		    "unmasked frame closes 1002 (%s)", how);
+
+		n = client_frame(b, 1, 0x9, "a", 1);
+		n += client_frame(b + n, 1, 0x9, "b", 1);
+		ok(feed(&s, b, n, bytewise, &idle) == WS_IN_OPEN && s.len == 6 &&
+		    idle, "two pings in one read: two pongs (%s)", how);
+	}
+
+	/* Split frames: the reader is not idle while it holds part of one. */
+	{
+		struct ws_in *w = ws_in_new(sink_send, &s);
+
+		memset(&s, 0, sizeof(s));
+		n = client_frame(b, 1, 0x9, "abc", 3);
+		ok(ws_in_feed(w, b, 3) == WS_IN_OPEN && !ws_in_idle(w),
+		    "not idle inside a frame header");
+		ok(ws_in_feed(w, b + 3, n - 3) == WS_IN_OPEN && ws_in_idle(w) &&
+		    s.len == 5, "idle again after its end");
+		n = client_frame(b, 0, 0x1, "ab", 2);
+		n2 = client_frame(b + n, 1, 0x0, "c", 1);
+		ok(ws_in_feed(w, b, n) == WS_IN_OPEN && !ws_in_idle(w),
+		    "not idle inside a fragmented message");
+		ok(ws_in_feed(w, b + n, n2) == WS_IN_OPEN && ws_in_idle(w),
+		    "idle after its last fragment");
+		ws_in_free(w);
+	}
+	ws_in_free(NULL);
+}
+
+int
+main(void)
+{
+	test_accept_key();
+	test_frames();
+	test_reader();
+	return tap_done();
+}
