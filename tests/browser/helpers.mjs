@@ -1,0 +1,155 @@
+// Shared by the browser tests: the stack's addresses (from the KC_* variables
+// tools/test exports), headless Chromium, polling with deadlines, and the
+// stack controls (tools/stack start|stop PART, tools/stack psql).
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const host = process.env.KC_HTTP_HOST || '127.0.0.1';
+export const BASE = `http://${host}:${process.env.KC_HTTP_PORT || 18080}`;
+export const METRICS = `http://127.0.0.1:${process.env.KC_PUSHD_PORT || 18081}/metrics`;
+export const OUT = path.resolve(ROOT, process.env.KC_OUT || 'test-output');
+export const SHOTS = path.join(OUT, 'screenshots');
+
+export function launch() {
+	return chromium.launch({
+		executablePath: process.env.KC_CHROMIUM || '/usr/bin/chromium',
+		args: ['--headless', '--no-sandbox', '--disable-gpu',
+			'--disable-background-networking', '--disable-component-update',
+			'--no-first-run'],
+	});
+}
+
+// Polls fn until it returns something truthy; throws after timeout ms,
+// naming what it waited for and the last value seen.
+export async function until(what, fn, timeout = 5000, interval = 20) {
+	const end = Date.now() + timeout;
+	let last;
+	for (;;) {
+		try {
+			last = await fn();
+			if (last)
+				return last;
+		} catch (e) {
+			last = e;
+		}
+		if (Date.now() > end)
+			throw new Error(`timed out after ${timeout} ms waiting for ${what}` +
+				` (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+		await delay(interval);
+	}
+}
+
+function run(cmd, args) {
+	return new Promise((resolve, reject) => {
+		execFile(cmd, args, { env: process.env, timeout: 60000 }, (err, stdout, stderr) => {
+			if (err)
+				reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
+			else
+				resolve(stdout);
+		});
+	});
+}
+
+export const stack = (...args) => run(path.join(ROOT, 'tools/stack'), args);
+export const psql = (sql) => stack('psql', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql);
+
+// pushd's Prometheus text; returns the value of one metric (no labels).
+export async function metric(name) {
+	const res = await fetch(METRICS);
+	const text = await res.text();
+	const m = text.match(new RegExp(`^${name}(?:\\{\\})? ([0-9.e+]+)$`, 'm'));
+	if (!m)
+		throw new Error(`${name} not in ${METRICS}`);
+	return Number(m[1]);
+}
+
+// A unique, valid chat room name so runs and tests do not see each other.
+export function room(prefix = 't') {
+	return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+// Opens path in a fresh browser context (like another person's window),
+// records page errors, sockets and main-frame navigations, and waits until
+// the realtime client is live (unless js is off).
+export async function open(browser, urlPath, { js = true, viewport, ...ctxOpts } = {}) {
+	const context = await browser.newContext({
+		javaScriptEnabled: js,
+		viewport: viewport || { width: 1280, height: 800 },
+		...ctxOpts,
+	});
+	const page = await context.newPage();
+	const rec = { errors: [], sockets: [], navigations: 0, warnings: [] };
+	page.on('pageerror', (e) => rec.errors.push(e.message));
+	page.on('console', (m) => {
+		if (m.type() === 'warning')
+			rec.warnings.push(m.text());
+	});
+	page.on('websocket', (ws) => rec.sockets.push(ws));
+	page.on('framenavigated', (f) => {
+		if (f === page.mainFrame())
+			rec.navigations++;
+	});
+	const res = await page.goto(BASE + urlPath);
+	if (!res || res.status() !== 200)
+		throw new Error(`GET ${urlPath}: ${res && res.status()}`);
+	rec.navigations = 0;
+	if (js) {
+		await waitState(page, 'live');
+		// A page-lifetime marker: a reload or navigation would lose it.
+		await page.evaluate(() => { window.__kcMarker = 'still-here'; });
+	}
+	page.rec = rec;
+	return page;
+}
+
+export function waitState(page, state, timeout = 5000) {
+	return page.waitForFunction(
+		(s) => document.querySelector('[data-rt-root]')?.getAttribute('data-rt-state') === s,
+		state, { timeout, polling: 20 });
+}
+
+export const rtState = (page) =>
+	page.evaluate(() => document.querySelector('[data-rt-root]').getAttribute('data-rt-state'));
+
+export const countOf = async (page) => Number(await page.textContent('#count'));
+
+// The page was neither reloaded nor navigated since open().
+export async function stillSamePage(page) {
+	const marker = await page.evaluate(() => window.__kcMarker);
+	return marker === 'still-here' && page.rec.navigations === 0;
+}
+
+export function screenshot(page, name) {
+	mkdirSync(SHOTS, { recursive: true });
+	return page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+// Removes a test room's messages so the index page stays tidy.
+export function dropRoom(name) {
+	if (!/^[a-z0-9-]{1,32}$/.test(name))
+		throw new Error(`bad room ${name}`);
+	return psql(`DELETE FROM messages WHERE room = '${name}'`);
+}
+
+export async function closeAll(pages) {
+	for (const p of pages)
+		await p?.context().close().catch(() => {});
+}
+
+// Posts a chat message the way a script or another service would.
+export async function postMessage(roomName, author, text) {
+	const res = await fetch(`${BASE}/api/chat/${roomName}/messages`, {
+		method: 'POST',
+		headers: { 'X-Keycast': '1', 'Content-Type': 'application/x-www-form-urlencoded' },
+		body: new URLSearchParams({ author, text }),
+	});
+	if (res.status !== 204)
+		throw new Error(`post to ${roomName}: ${res.status} ${await res.text()}`);
+}
+
+export { delay };
