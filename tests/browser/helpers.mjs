@@ -76,12 +76,14 @@ export function room(prefix = 't') {
 // Opens path in a fresh browser context (like another person's window),
 // records page errors, sockets and main-frame navigations, and waits until
 // the realtime client is live (unless js is off).
-export async function open(browser, urlPath, { js = true, viewport, ...ctxOpts } = {}) {
+export async function open(browser, urlPath, { js = true, viewport, setup, ...ctxOpts } = {}) {
 	const context = await browser.newContext({
 		javaScriptEnabled: js,
 		viewport: viewport || { width: 1280, height: 800 },
 		...ctxOpts,
 	});
+	if (setup)
+		await setup(context);
 	const page = await context.newPage();
 	const rec = { errors: [], sockets: [], navigations: 0, warnings: [] };
 	page.on('pageerror', (e) => rec.errors.push(e.message));

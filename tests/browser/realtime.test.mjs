@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, countOf, stillSamePage, until, metric, psql,
 	room, delay, postMessage,
-	dropRoom,
+	dropRoom, BASE,
 } from './helpers.mjs';
 
 let browser;
@@ -193,5 +193,45 @@ test('6. an UPDATE made in psql appears in open pages', async () => {
 		}
 	} finally {
 		await closeAll([c, idx]);
+	}
+});
+
+test('idiomorph is served from /static/vendor by the build; without it pages still update', async () => {
+	const res = await fetch(`${BASE}/static/vendor/idiomorph.min.js`);
+	assert.equal(res.status, 200, 'make copied node_modules/idiomorph into static/vendor');
+	assert.match(await res.text(), /Idiomorph/);
+
+	const r = room('nomorph');
+	const a = await open(browser, `/chat/${r}`);
+	const blocked = [];
+	const b = await open(browser, `/chat/${r}`, {
+		setup: (ctx) => ctx.route('**/static/vendor/**', (route) => {
+			blocked.push(route.request().url());
+			return route.abort();
+		}),
+	});
+	try {
+		assert.equal(await a.evaluate(() => typeof window.Idiomorph?.morph), 'function');
+		assert.equal(await b.evaluate(() => typeof window.Idiomorph), 'undefined');
+		assert.equal(blocked.length, 1);
+		// B: a name typed, focus and caret in the text field.
+		await b.fill('#author', 'Bea');
+		await b.click('#text');
+		await b.keyboard.type('typing along');
+		await b.keyboard.press('ArrowLeft');
+		await postMessage(r, 'Ann', 'pushed without morphing');
+		await b.waitForFunction(() => document.querySelector('.messages').textContent
+			.includes('pushed without morphing'), null, { timeout: 2000, polling: 10 });
+		const st = await b.evaluate(() => {
+			const t = document.querySelector('#text');
+			return { focused: document.activeElement?.id, value: t.value, caret: t.selectionStart,
+				author: document.querySelector('#author').value };
+		});
+		assert.deepEqual(st, { focused: 'text', value: 'typing along', caret: 11, author: 'Bea' });
+		assert.ok(await stillSamePage(b));
+		assert.deepEqual(b.rec.errors, []);
+	} finally {
+		await closeAll([a, b]);
+		await dropRoom(r);
 	}
 });

@@ -30,6 +30,9 @@ test('3. pushd restarted: pages show "reconnecting", come back live and show wha
 		for (const p of [a, b]) {
 			await until('the page to leave the live state', async () => (await rtState(p)) !== 'live', 5000);
 			assert.match(await badge(p), /reconnecting/);
+			// It fades in after a moment (no flash on every page load).
+			await until('the badge to be visible', () => p.evaluate(() => getComputedStyle(
+				document.querySelector('[data-rt-root]'), '::before').opacity === '1'), 3000);
 		}
 		await screenshot(a, 'chat-reconnecting-desktop');
 		await screenshot(b, 'chat-reconnecting-phone');
