@@ -19,7 +19,8 @@
 enum rstate {
 	R_IDLE,
 	R_INFLIGHT,	/* a render is running */
-	R_RETRY,	/* the last render failed; hub_retry is due */
+	R_WAIT,		/* hub_retry is due: after a failure's backoff, or
+			   when the render gap has passed */
 };
 
 struct hub_key {
@@ -43,6 +44,7 @@ struct hub_url {
 	uint64_t		 gen;		/* notifies seen */
 	uint64_t		 render_gen;	/* gen the running render saw */
 	uint64_t		 cached_gen;	/* gen the cached frame saw */
+	int64_t			 started;	/* ms of the last render start */
 	struct ws_frame		*cached;
 	void			*slot;
 	char			*host;
@@ -120,7 +122,24 @@ start_render(struct hub_url *u)
 	u->state = R_INFLIGHT;
 	u->pending = 0;
 	u->render_gen = u->gen;
+	u->started = h->ops->now_ms(h->arg);
 	h->ops->render(h->arg, u);
+}
+
+/* Starts a render now, or when the gap since the last start has passed. */
+static void
+start_or_wait(struct hub_url *u)
+{
+	struct hub *h = u->k->hub;
+	int64_t since = h->ops->now_ms(h->arg) - u->started;
+
+	if (u->started == 0 || since >= HUB_RENDER_GAP_MS) {
+		start_render(u);
+		return;
+	}
+	u->state = R_WAIT;
+	u->pending = 0;
+	h->ops->retry_later(h->arg, u, (unsigned)(HUB_RENDER_GAP_MS - since));
 }
 
 /* Something wants a render of u at the current gen. */
@@ -129,7 +148,7 @@ want_render(struct hub_url *u)
 {
 	switch (u->state) {
 	case R_IDLE:
-		start_render(u);
+		start_or_wait(u);
 		break;
 	case R_INFLIGHT:
 		if (!u->pending)
@@ -137,8 +156,8 @@ want_render(struct hub_url *u)
 		else
 			metrics.renders_coalesced++;
 		break;
-	case R_RETRY:
-		/* The retry renders the latest state anyway. */
+	case R_WAIT:
+		/* The due render sees the latest state anyway. */
 		metrics.renders_coalesced++;
 		break;
 	}
@@ -185,7 +204,7 @@ hub_join(struct hub *h, struct hub_member *m, const char *key, size_t klen,
 	if (u->cached != NULL && u->cached_gen == u->gen)
 		h->ops->send(h->arg, m, u->cached);
 	else if (u->state == R_IDLE)
-		start_render(u);
+		start_or_wait(u);
 	/* Else a running render started at the current gen (its frame
 	 * reaches m), or one is pending or a retry is due. */
 	return 0;
@@ -304,7 +323,7 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 		u->cached_gen = u->render_gen;
 		broadcast(u, u->cached);
 		if (u->pending && u->nmembers > 0)
-			start_render(u);
+			start_or_wait(u);
 	} else {
 		metrics.renders_failed++;
 		if (status == 404) {
@@ -313,7 +332,7 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 			close_all(u, WS_CLOSE_FORBIDDEN, "forbidden");
 		} else if (u->nmembers > 0) {
 			/* Clients keep their last frame; try again later. */
-			u->state = R_RETRY;
+			u->state = R_WAIT;
 			u->pending = 0;
 			u->failures++;
 			h->ops->retry_later(h->arg, u, retry_delay(u->failures));

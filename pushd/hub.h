@@ -1,9 +1,11 @@
 /* The hub: key -> url -> clients, and per (key, url) the last rendered frame
  * and the coalescing state machine. At most one render per (key, url) is in
- * flight and at most one more is due, so a burst of notifies costs at most
- * two renders, and the due one always starts after the last notify, so
- * clients converge on the latest committed state. No I/O: renders, timers,
- * sends and closes go out through struct hub_ops. */
+ * flight and at most one more is due, and a url's renders start at least
+ * HUB_RENDER_GAP_MS apart: notifies during a render fold into the due one,
+ * so a burst costs a render per gap at most (two if it is shorter), and the
+ * due render starts after the last notify, so clients converge on the
+ * latest committed state. No I/O: renders, timers, the clock, sends and
+ * closes go through struct hub_ops. */
 #ifndef KC_HUB_H
 #define KC_HUB_H
 #include <stddef.h>
@@ -12,6 +14,8 @@
 #include "ws.h"
 
 #define HUB_ETOOMANY	-1	/* the key already has max_urls urls */
+#define HUB_RENDER_GAP_MS 20	/* between render starts of one url: at
+				   most 50 renders a second each */
 
 struct hub;
 struct hub_url;
@@ -28,6 +32,8 @@ struct hub_ops {
 	void	(*render)(void *arg, struct hub_url *u);
 	/* Call hub_retry(u) in ms milliseconds. */
 	void	(*retry_later)(void *arg, struct hub_url *u, unsigned ms);
+	/* A monotonic clock in milliseconds. */
+	int64_t	(*now_ms)(void *arg);
 	/* u is being freed: cancel its render or timer, free *hub_url_slot. */
 	void	(*forget)(void *arg, struct hub_url *u);
 	/* Send f to m; f is borrowed (take a reference to keep it). */
@@ -55,7 +61,8 @@ void	hub_notify(struct hub *h, const char *key, size_t klen);
 void	hub_resync(struct hub *h);
 /* A render ended: status is the app's HTTP status, or -1 when there was
  * no answer (timeout, app down). 200 broadcasts body; 404 and 403 close
- * the url's clients with 4404 and 4403; anything else retries later. */
+ * the url's clients with 4404 and 4403; anything else retries later with
+ * backoff (100 ms doubling to 5 s). */
 void	hub_render_done(struct hub_url *u, int status, const char *body,
 	    size_t len);
 void	hub_retry(struct hub_url *u);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <event2/event.h>
 
 #include "buf.h"
@@ -110,6 +111,15 @@ op_retry_later(void *arg, struct hub_url *u, unsigned ms)
 	evtimer_add(w->retry, &tv);
 }
 
+static int64_t
+op_now_ms(void *arg)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static void
 op_forget(void *arg, struct hub_url *u)
 {
@@ -141,6 +151,7 @@ op_close(void *arg, struct hub_member *m, uint16_t code, const char *reason)
 static const struct hub_ops hub_ops = {
 	.render = op_render,
 	.retry_later = op_retry_later,
+	.now_ms = op_now_ms,
 	.forget = op_forget,
 	.send = op_send,
 	.close = op_close,

@@ -55,6 +55,7 @@ struct conn {
 	unsigned		 blocked : 1;	/* in the blocked list */
 	unsigned		 closing_sent : 1; /* close frame or answer queued */
 	unsigned		 shut_wr : 1;	/* our side is shut down */
+	unsigned		 ws : 1;	/* upgraded: bytes count as sent */
 	struct event		 rev, wev;
 	struct hub_member	 m;
 	struct conn		*prev, *next;	/* phase list; reap list */
@@ -303,7 +304,8 @@ conn_flush(struct conn *c)
 			conn_kill(c, strerror(errno));
 			return;
 		}
-		metrics.bytes_sent += (uint64_t)n;
+		if (c->ws)
+			metrics.bytes_sent += (uint64_t)n;
 		progress = 1;
 		c->off += (size_t)n;
 		if (c->off == c->cur->len) {
@@ -335,7 +337,8 @@ conn_push(struct conn *c, struct ws_frame *f)
 		ssize_t n = send(c->fd, f->data, f->len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n == (ssize_t)f->len) {
-			metrics.bytes_sent += (uint64_t)n;
+			if (c->ws)
+				metrics.bytes_sent += (uint64_t)n;
 			sent(f);
 			output_empty(c);
 			return;
@@ -345,7 +348,7 @@ conn_push(struct conn *c, struct ws_frame *f)
 			conn_kill(c, strerror(errno));
 			return;
 		}
-		if (n > 0)
+		if (n > 0 && c->ws)
 			metrics.bytes_sent += (uint64_t)n;
 		c->cur = ws_frame_ref(f);
 		c->off = n > 0 ? (size_t)n : 0;
@@ -563,6 +566,7 @@ upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n\r\n", up.accept);
 	set_phase(c, P_OPEN, now_ms() + s->cfg.ping_ms);
+	c->ws = 1;
 	f = ws_frame_raw(resp, (size_t)n);
 	conn_push(c, f);
 	ws_frame_unref(f);

@@ -23,7 +23,12 @@ struct fake {
 	int		 renders;		/* started in total */
 	int		 retries;
 	unsigned	 last_retry_ms;
+	struct hub_url	*waiting[FAKE_MAX];	/* retry_later, not fired */
+	int64_t		 due[FAKE_MAX];
+	int		 nwaiting;
 	int		 forgets;
+	int64_t		 now;			/* the clock */
+	int64_t		 step;			/* added on every reading */
 };
 
 static struct fake fake;
@@ -40,12 +45,45 @@ fake_retry_later(void *arg, struct hub_url *u, unsigned ms)
 {
 	fake.retries++;
 	fake.last_retry_ms = ms;
+	fake.waiting[fake.nwaiting] = u;
+	fake.due[fake.nwaiting++] = fake.now + ms;
+}
+
+static inline int64_t
+fake_now_ms(void *arg)
+{
+	fake.now += fake.step;
+	return fake.now;
+}
+
+/* Advances the clock by ms and fires the timers that came due. */
+static inline void
+fake_advance(int64_t ms)
+{
+	fake.now += ms;
+	for (int i = 0; i < fake.nwaiting; i++) {
+		if (fake.due[i] <= fake.now) {
+			struct hub_url *u = fake.waiting[i];
+
+			fake.waiting[i] = fake.waiting[--fake.nwaiting];
+			fake.due[i] = fake.due[fake.nwaiting];
+			hub_retry(u);
+			i = -1;
+		}
+	}
 }
 
 static inline void
 fake_forget(void *arg, struct hub_url *u)
 {
 	fake.forgets++;
+	for (int i = 0; i < fake.nwaiting; i++) {
+		if (fake.waiting[i] == u) {
+			fake.waiting[i] = fake.waiting[--fake.nwaiting];
+			fake.due[i] = fake.due[fake.nwaiting];
+			i--;
+		}
+	}
 	for (int i = 0; i < fake.nrendering; i++) {
 		if (fake.rendering[i] == u) {
 			fake.rendering[i] = fake.rendering[--fake.nrendering];
@@ -77,7 +115,8 @@ fake_close(void *arg, struct hub_member *m, uint16_t code, const char *reason)
 }
 
 static const struct hub_ops fake_ops = {
-	fake_render, fake_retry_later, fake_forget, fake_send, fake_close,
+	fake_render, fake_retry_later, fake_now_ms, fake_forget, fake_send,
+	fake_close,
 };
 
 /* Completes the render of u started first with status and body. */

@@ -1,7 +1,8 @@
 /* Unit tests for the coalescing state machine in pushd/hub.c: a burst of
- * notifies during a render costs at most two renders, and whatever the
- * interleaving of notifies and render completions, members end on a frame
- * rendered after the last notify. */
+ * notifies during a render costs at most two renders, a longer one a render
+ * per HUB_RENDER_GAP_MS, and whatever the interleaving of notifies, render
+ * completions and time, members end on a frame rendered after the last
+ * notify. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,8 @@ coalesce_render(void *arg, struct hub_url *u)
 }
 
 static const struct hub_ops ops = {
-	coalesce_render, fake_retry_later, fake_forget, fake_send, fake_close,
+	coalesce_render, fake_retry_later, fake_now_ms, fake_forget, fake_send,
+	fake_close,
 };
 
 /* Finishes the oldest render with the version it saw as its body. */
@@ -44,28 +46,44 @@ notify(struct hub *h)
 	hub_notify(h, "/counter", 8);
 }
 
+static struct hub *
+setup(struct fake_member *a, struct fake_member *b)
+{
+	struct hub *h = hub_new(&ops, NULL, 32);
+
+	memset(&fake, 0, sizeof(fake));
+	fake.now = 1000;
+	version = 0;
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	hub_join(h, &a->m, "/counter", 8, "/counter", 8, "h");
+	hub_join(h, &b->m, "/counter", 8, "/counter", 8, "h");
+	finish_oldest();
+	fake_advance(1000);
+	fake.renders = 0;
+	return h;
+}
+
 static void
 test_burst(int n)
 {
-	struct hub *h = hub_new(&ops, NULL, 32);
-	struct fake_member a = {0}, b = {0};
+	struct fake_member a, b;
+	struct hub *h = setup(&a, &b);
 	uint64_t coalesced = metrics.renders_coalesced;
 	char want[32];
-
-	memset(&fake, 0, sizeof(fake));
-	version = 0;
-	hub_join(h, &a.m, "/counter", 8, "/counter", 8, "h");
-	hub_join(h, &b.m, "/counter", 8, "/counter", 8, "h");
-	finish_oldest();
-	fake.renders = 0;
 
 	notify(h);	/* starts a render */
 	for (int i = 1; i < n; i++)
 		notify(h);
 	ok(fake.nrendering == 1, "burst of %d: one render in flight", n);
+	fake_advance(1);
 	finish_oldest();
-	ok(fake.nrendering == (n > 1 ? 1 : 0),
-	    "burst of %d: %s", n, n > 1 ? "one more due" : "nothing more");
+	ok(fake.nrendering == 0 && fake.nwaiting == (n > 1),
+	    "burst of %d: %s", n, n > 1 ? "one more due after the gap" :
+	    "nothing more");
+	fake_advance(HUB_RENDER_GAP_MS - 2);
+	ok(fake.nrendering == 0, "burst of %d: not before the gap", n);
+	fake_advance(1);
 	if (fake.nrendering > 0)
 		finish_oldest();
 	ok(fake.renders <= 2, "burst of %d: %d renders (at most 2)", n,
@@ -78,7 +96,36 @@ test_burst(int n)
 	hub_free(h);
 }
 
-/* Random interleavings of notifies, joins and completions. */
+/* A notify every ms for 200 ms, renders taking 1 ms each: a render per
+ * gap, not one per notify. */
+static void
+test_long_burst(void)
+{
+	struct fake_member a, b;
+	struct hub *h = setup(&a, &b);
+	char want[32];
+	int t;
+
+	for (t = 0; t < 200; t++) {
+		notify(h);
+		fake_advance(1);
+		if (fake.nrendering > 0)
+			finish_oldest();
+	}
+	for (t = 0; t < 100; t++) {
+		fake_advance(1);
+		if (fake.nrendering > 0)
+			finish_oldest();
+	}
+	ok(fake.renders <= 200 / HUB_RENDER_GAP_MS + 2,
+	    "200 ms of notifies: %d renders (gap %d ms)", fake.renders,
+	    HUB_RENDER_GAP_MS);
+	snprintf(want, sizeof(want), "v%d", version);
+	ok(strcmp(a.last, want) == 0, "ends on %s (got %s)", want, a.last);
+	hub_free(h);
+}
+
+/* Random interleavings of notifies, joins, completions and time. */
 static void
 test_random(unsigned seed)
 {
@@ -90,27 +137,33 @@ test_random(unsigned seed)
 	srand(seed);
 	memset(&fake, 0, sizeof(fake));
 	memset(m, 0, sizeof(m));
+	fake.now = 1000;
 	version = 0;
 	hub_join(h, &m[0].m, "/counter", 8, "/counter", 8, "h");
 	for (int step = 0; step < 2000; step++) {
-		int r = rand() % 10;
+		int r = rand() % 12;
 
 		if (r < 6) {
 			notify(h);
 			notifies++;
 		} else if (r < 9 && fake.nrendering > 0) {
 			finish_oldest();
+		} else if (r < 11) {
+			fake_advance(rand() % 30);
 		} else if (nm < 8) {
 			hub_join(h, &m[nm].m, "/counter", 8, "/counter", 8, "h");
 			nm++;
 		}
-		if (fake.nrendering > 1)
+		if (fake.nrendering + fake.nwaiting > 1)
 			bad++;
 	}
-	while (fake.nrendering > 0)
-		finish_oldest();
+	while (fake.nrendering > 0 || fake.nwaiting > 0) {
+		fake_advance(HUB_RENDER_GAP_MS);
+		while (fake.nrendering > 0)
+			finish_oldest();
+	}
 	snprintf(want, sizeof(want), "v%d", version);
-	ok(bad == 0, "seed %u: never two renders in flight", seed);
+	ok(bad == 0, "seed %u: never two renders in flight or due", seed);
 	for (int i = 0; i < nm; i++)
 		if (strcmp(m[i].last, want) != 0)
 			bad++;
@@ -126,6 +179,7 @@ main(void)
 	test_burst(1);
 	test_burst(2);
 	test_burst(1000);
+	test_long_burst();
 	for (unsigned s = 1; s <= 5; s++)
 		test_random(s);
 	return tap_done();

@@ -19,6 +19,7 @@ test_join_leave(void)
 	struct hub_url *u;
 
 	memset(&fake, 0, sizeof(fake));
+	fake.step = 100;	/* renders never closer than the gap */
 	ok(JOIN(h, &a, "/counter", "/counter") == 0, "first join");
 	u = a.m.url;
 	ok(u != NULL && strcmp(hub_url_key(u), "/counter") == 0 &&
@@ -84,6 +85,7 @@ test_url_limit(void)
 
 	memset(m, 0, sizeof(m));
 	memset(&fake, 0, sizeof(fake));
+	fake.step = 100;	/* renders never closer than the gap */
 	ok(JOIN(h, &m[0], "k", "/a") == 0 && JOIN(h, &m[1], "k", "/b") == 0,
 	    "two urls under a key");
 	ok(JOIN(h, &m[2], "k", "/c") == HUB_ETOOMANY && m[2].m.url == NULL,
@@ -107,6 +109,7 @@ test_statuses(void)
 	uint64_t failed = metrics.renders_failed;
 
 	memset(&fake, 0, sizeof(fake));
+	fake.step = 100;	/* renders never closer than the gap */
 	JOIN(h, &a, "k", "/gone");
 	JOIN(h, &b, "k", "/gone");
 	JOIN(h, &c, "k", "/secret");
@@ -127,16 +130,19 @@ test_statuses(void)
 	    fake.last_retry_ms == 100, "500: kept, retry in 100 ms");
 	hub_notify(h, "k", 1);
 	ok(fake.nrendering == 0, "a notify during the backoff waits for it");
+	fake.nwaiting = 0;
 	hub_retry(u);
 	fake_finish(u, -1, NULL);
 	ok(fake.retries == 2 && fake.last_retry_ms == 200,
 	    "no answer: retry in 200 ms");
 	for (int i = 0; i < 8; i++) {
+		fake.nwaiting = 0;
 		hub_retry(u);
 		fake_finish(u, 502, "");
 	}
 	ok(fake.last_retry_ms == 5000, "backoff capped at 5 s");
 	ok(metrics.renders_failed - failed == 12, "failures counted");
+	fake.nwaiting = 0;
 	hub_retry(u);
 	fake_finish(u, 200, "v2");
 	ok(a.sends == 2 && strcmp(a.last, "v2") == 0, "recovered");
@@ -148,6 +154,7 @@ test_statuses(void)
 		struct fake_member x = {0}, y = {0}, z = {0};
 
 		memset(&fake, 0, sizeof(fake));
+	fake.step = 100;	/* renders never closer than the gap */
 		JOIN(h, &x, "s", "/s");
 		JOIN(h, &y, "s", "/s");
 		JOIN(h, &z, "s", "/s");
