@@ -6,11 +6,17 @@
  * the root to every text frame it receives (each is the root's complete new
  * inner HTML), keeping focus, caret, selection, typed-but-unsent input and
  * scroll positions. It reconnects with capped exponential backoff and full
- * jitter, and posts the root's method="post" forms with fetch.
+ * jitter, and posts the root's method="post" forms with fetch (header
+ * X-Keycast: 1, so the app answers 204): the submit buttons are disabled in
+ * flight, an error answer or a network failure is shown in a
+ * <p class="form-error" role="alert"> inside the form, and after success the
+ * "text" field (and any field marked data-rt-clear) is emptied. The page
+ * itself changes only through the push, the same path as every other viewer.
  *
  * Manual wiring: put data-rt-manual on the root (or have no root) and call
  *   window.initRealtimeClient({ key, url, root })
- * A second call returns the client already running (one socket per page).
+ * A second call returns the client already running (one socket per page)
+ * and warns once. client.close() stops it for good.
  *
  * State on the root: data-rt-state="connecting|live|offline"; after a close
  * that means "do not retry" (4400, 4403, 4404) also data-rt-closed="CODE".
@@ -520,6 +526,9 @@
 		var self = this, buttons = submitButtons(form);
 		var hadFocus = submitter && document.activeElement === submitter;
 		var body = formBody(form, submitter);
+		var sent = clearable(form).map(function (el) {
+			return { el: el, value: el.value };
+		});
 		var ctl = window.AbortController ? new AbortController() : null;
 		var timer = ctl ? setTimeout(function () { ctl.abort(); },
 		    POST_TIMEOUT) : 0;
@@ -540,7 +549,11 @@
 			signal: ctl ? ctl.signal : undefined
 		}).then(function (res) {
 			if (res.ok) {
-				clearSent(form);
+				/* emptied unless the user typed on meanwhile */
+				sent.forEach(function (f) {
+					if (f.el.value === f.value)
+						f.el.value = "";
+				});
 				return null;
 			}
 			return res.text().then(function (text) {
@@ -582,12 +595,12 @@
 		    ". Please try again.";
 	}
 
-	/* After a successful post: empty the fields that hold the message. */
-	function clearSent(form) {
-		Array.prototype.forEach.call(form.elements, function (el) {
-			if (isTextControl(el) && (el.name === "text" ||
-			    el.hasAttribute("data-rt-clear")))
-				el.value = "";
+	/* The fields a successful post empties: the message ("text") and any
+	 * marked data-rt-clear. */
+	function clearable(form) {
+		return Array.prototype.filter.call(form.elements, function (el) {
+			return isTextControl(el) && (el.name === "text" ||
+			    el.hasAttribute("data-rt-clear"));
 		});
 	}
 

@@ -75,8 +75,8 @@ export function room(prefix = 't') {
 
 // Opens path in a fresh browser context (like another person's window),
 // records page errors, sockets and main-frame navigations, and waits until
-// the realtime client is live (unless js is off).
-export async function open(browser, urlPath, { js = true, viewport, setup, ...ctxOpts } = {}) {
+// the realtime client is live (unless js or live is false).
+export async function open(browser, urlPath, { js = true, live = js, viewport, setup, ...ctxOpts } = {}) {
 	const context = await browser.newContext({
 		javaScriptEnabled: js,
 		viewport: viewport || { width: 1280, height: 800 },
@@ -100,8 +100,9 @@ export async function open(browser, urlPath, { js = true, viewport, setup, ...ct
 	if (!res || res.status() !== 200)
 		throw new Error(`GET ${urlPath}: ${res && res.status()}`);
 	rec.navigations = 0;
-	if (js) {
+	if (live)
 		await waitState(page, 'live');
+	if (js) {
 		// A page-lifetime marker: a reload or navigation would lose it.
 		await page.evaluate(() => { window.__kcMarker = 'still-here'; });
 	}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, countOf, stillSamePage, until, metric, psql,
 	room, delay, postMessage,
-	dropRoom, BASE,
+	dropRoom, BASE, waitState,
 } from './helpers.mjs';
 
 let browser;
@@ -164,6 +164,44 @@ test('5. initRealtimeClient called again returns the running client: still one W
 		assert.equal(await metric('keycast_clients'), clientsBefore, 'pushd has no extra client');
 		// It still works.
 		const v = await p.evaluate(() => Number(document.querySelector('#count').textContent));
+		await psql("UPDATE counters SET value = value + 1 WHERE name = 'global'");
+		await p.waitForFunction((n) => Number(document.querySelector('#count').textContent) === n,
+			v + 1, { timeout: 2000, polling: 10 });
+		assert.deepEqual(p.rec.errors, []);
+	} finally {
+		await closeAll([p]);
+	}
+});
+
+test('data-rt-manual: no auto-start; initRealtimeClient({ key, url, root }) wires the page by hand', async () => {
+	const p = await open(browser, '/counter', {
+		live: false,
+		// Mark the root before the deferred keycast.js runs.
+		setup: (ctx) => ctx.addInitScript(() => {
+			new MutationObserver((_, mo) => {
+				const root = document.querySelector('[data-rt-root]');
+				if (root) {
+					root.setAttribute('data-rt-manual', '');
+					mo.disconnect();
+				}
+			}).observe(document, { childList: true, subtree: true });
+		}),
+	});
+	try {
+		await p.waitForFunction(() => typeof window.initRealtimeClient === 'function', null, { timeout: 5000 });
+		assert.equal(await p.evaluate(() =>
+			document.querySelector('[data-rt-root]').hasAttribute('data-rt-state')), false);
+		assert.equal(p.rec.sockets.length, 0, 'no socket before the call');
+		const c = await p.evaluate(() => {
+			const cl = window.initRealtimeClient({ key: '/counter', url: '/counter',
+				root: document.querySelector('[data-rt-root]') });
+			return { key: cl.key, url: cl.url };
+		});
+		assert.deepEqual(c, { key: '/counter', url: '/counter' });
+		await waitState(p, 'live');
+		assert.equal(p.rec.sockets.length, 1);
+		assert.match(p.rec.sockets[0].url(), /\/__realtime\?key=%2Fcounter&url=%2Fcounter$/);
+		const v = await countOf(p);
 		await psql("UPDATE counters SET value = value + 1 WHERE name = 'global'");
 		await p.waitForFunction((n) => Number(document.querySelector('#count').textContent) === n,
 			v + 1, { timeout: 2000, polling: 10 });
