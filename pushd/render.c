@@ -115,12 +115,6 @@ job_free(struct rnd_job *j)
 	free(j);
 }
 
-static const char *
-j_url(const struct rnd_job *j)
-{
-	return j->url;
-}
-
 /* Ends j with res (status -1 for a failure) and frees it. */
 static void
 job_finish(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
@@ -193,6 +187,19 @@ conn_failed(struct rnd_conn *c, const char *why, int may_retry)
 	job_fail(r, j, why);
 }
 
+/* The app is down: fail the queue now rather than one connect at a time;
+ * each url retries with its own backoff. */
+static void
+fail_queue(struct rnd *r, const char *why)
+{
+	while (r->head != NULL) {
+		struct rnd_job *j = r->head;
+
+		queue_remove(r, j);
+		job_fail(r, j, why);
+	}
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
@@ -228,7 +235,7 @@ on_read(struct bufferevent *bev, void *arg)
 
 		if (resp.err.len > 0)
 			log_warn("render: app stderr for %s: %.*s",
-			    j_url(c->job), (int)resp.err.len, resp.err.data);
+			    c->job->url, (int)resp.err.len, resp.err.data);
 		fcgc_resp_init(&c->resp, REQUEST_ID, RND_BODY_MAX);
 		j = conn_take_job(c, evbuffer_get_length(in) == 0);
 		job_finish(c->r, j, &res);
@@ -255,16 +262,12 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (c->state == C_CONNECTING) {
+		struct rnd *r = c->r;
+
 		snprintf(why, sizeof(why), "cannot connect: %s",
 		    strerror(EVUTIL_SOCKET_ERROR()));
 		conn_failed(c, why, 0);
-		/* The app is down: fail the queue now rather than one
-		 * connect at a time; each url retries with its backoff. */
-		while (c->r->head != NULL) {
-			struct rnd_job *j = c->r->head;
-			queue_remove(c->r, j);
-			job_fail(c->r, j, why);
-		}
+		fail_queue(r, why);
 		return;
 	}
 	if (what & BEV_EVENT_EOF)
@@ -295,11 +298,15 @@ conn_open(struct rnd_conn *c)
 		return -1;
 	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
 	c->state = C_CONNECTING;
+	/* Refused comes later as an event; a missing unix socket fails here. */
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&r->addr.sa,
 	    (int)r->addr.len) != 0) {
+		int e = errno;
+
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 		c->state = C_CLOSED;
+		errno = e;
 		return -1;
 	}
 	if (r->addr.sa.ss_family != AF_UNIX)
@@ -346,8 +353,13 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 		j = r->head;
 		queue_remove(r, j);
 		if (c->state == C_CLOSED && conn_open(c) != 0) {
-			job_fail(r, j, "cannot create a socket");
-			continue;
+			char why[160];
+
+			snprintf(why, sizeof(why), "cannot connect: %s",
+			    strerror(errno));
+			job_fail(r, j, why);
+			fail_queue(r, why);
+			return;
 		}
 		conn_start(c, j);
 	}
