@@ -5,9 +5,11 @@
 #include "log.h"
 #include "xmalloc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct db {
 	char			*conninfo;	/* owned */
@@ -59,6 +61,19 @@ db_disconnect(struct db *db)
 	db->conn = NULL;
 }
 
+/* A server restart closes idle connections (after a FATAL message that
+ * PQconsumeInput swallows without marking the connection bad): look for
+ * the end of the stream before a query fails on it. */
+static int
+peer_closed(PGconn *conn)
+{
+	char c;
+	ssize_t n = recv(PQsocket(conn), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR);
+}
+
 int
 db_ensure(struct db *db)
 {
@@ -68,10 +83,8 @@ db_ensure(struct db *db)
 	const char *const vals[] = { "2", "keycast-fcgi", db->conninfo, NULL };
 	size_t i;
 
-	/* A server restart closes idle connections: reading what is pending
-	 * notices that before a query fails on it. */
 	if (db->conn != NULL && PQconsumeInput(db->conn) &&
-	    PQstatus(db->conn) == CONNECTION_OK)
+	    PQstatus(db->conn) == CONNECTION_OK && !peer_closed(db->conn))
 		return DB_OK;
 	if (db->conn != NULL) {
 		db_set_error(db, "connection lost", PQerrorMessage(db->conn));

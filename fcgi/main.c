@@ -25,6 +25,10 @@
 #define WORKERS_MAX	256
 
 static volatile sig_atomic_t worker_stop;
+/* Set while a request is being served: a stop signal then waits for the
+ * answer; between requests (even on a kept-alive connection, where libfcgi
+ * retries interrupted reads) the worker exits at once. */
+static volatile sig_atomic_t worker_busy;
 
 struct worker {
 	pid_t		pid;		/* 0 when not running */
@@ -89,6 +93,8 @@ static void
 on_worker_signal(int sig)
 {
 	(void)sig;
+	if (!worker_busy)
+		_exit(0);
 	worker_stop = 1;
 }
 
@@ -176,8 +182,10 @@ worker_run(struct app *app, int listen_fd)
 	buf_init(&out);
 	FCGX_InitRequest(&fr, listen_fd, 0);
 	while (!worker_stop && FCGX_Accept_r(&fr) == 0) {
+		worker_busy = 1;
 		serve_one(app, &fr, a, &rs, &out);
 		FCGX_Finish_r(&fr);
+		worker_busy = 0;
 	}
 	buf_cleanup(&out);
 	resp_cleanup(&rs);
