@@ -147,8 +147,7 @@ app_error(struct req *rq, struct resp *rs, int status, const char *msg)
 	char err[256];
 
 	resp_reset(rs);
-	if (rq->xkeycast || rq->render_key != NULL || app == NULL ||
-	    strcmp(rq->method, "POST") == 0) {
+	if (rq->xkeycast || rq->render_key != NULL || app == NULL) {
 		resp_text(rs, status, msg);
 		return 0;
 	}
@@ -156,6 +155,9 @@ app_error(struct req *rq, struct resp *rs, int status, const char *msg)
 	tpl_put(rq->arena, ctx, "title", tpl_str(rq->arena, resp_reason(status)));
 	tpl_put(rq->arena, ctx, "status", tpl_int(rq->arena, status));
 	tpl_put(rq->arena, ctx, "message", tpl_str(rq->arena, msg));
+	/* A refused plain form (JavaScript off) links back to its page. */
+	if (strcmp(rq->method, "POST") == 0)
+		tpl_put(rq->arena, ctx, "back", tpl_str(rq->arena, req_back_url(rq)));
 	rs->status = status;
 	if (tpl_render(app->tpl, "error", ctx, &rs->body, err, sizeof(err)) != 0) {
 		log_error("rendering error page: %s", err);

@@ -73,6 +73,8 @@ page_index(struct req *rq, struct resp *rs)
 
 		tpl_put(a, room, "name", tpl_str(a, PQgetvalue(r, i, 0)));
 		tpl_put(a, room, "count", tpl_str(a, PQgetvalue(r, i, 1)));
+		tpl_put(a, room, "one", tpl_bool(a,
+		    strcmp(PQgetvalue(r, i, 1), "1") == 0));
 		tpl_push(a, rooms, room);
 	}
 	tpl_put(a, ctx, "counter", tpl_str(a, PQntuples(r) > 0 &&

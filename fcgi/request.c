@@ -47,6 +47,7 @@ req_init(struct req *rq, struct arena *a, req_getenv_fn get, void *ctx)
 	rq->host = env_or(get, ctx, "HTTP_HOST", "");
 	rq->origin = get(ctx, "HTTP_ORIGIN");
 	rq->fetch_site = get(ctx, "HTTP_SEC_FETCH_SITE");
+	rq->referer = get(ctx, "HTTP_REFERER");
 	rq->content_type = env_or(get, ctx, "CONTENT_TYPE", "");
 	xk = get(ctx, "HTTP_X_KEYCAST");
 	rq->xkeycast = xk != NULL && strcmp(xk, "1") == 0;
@@ -141,20 +142,36 @@ origin_host(const char *origin, size_t *len)
 	return p;
 }
 
+static int
+same_host(const char *origin, const char *host, const char **rest)
+{
+	const char *h;
+	size_t len;
+
+	h = origin_host(origin, &len);
+	if (h == NULL || len != strlen(host) || strncasecmp(h, host, len) != 0)
+		return 0;
+	if (rest != NULL)
+		*rest = h + len;
+	return 1;
+}
+
+const char *
+req_back_url(const struct req *rq)
+{
+	const char *path;
+
+	if (rq->referer != NULL && same_host(rq->referer, rq->host, &path) &&
+	    url_valid(path, strlen(path)))
+		return path;
+	return "/";
+}
+
 int
 req_cross_site(const struct req *rq)
 {
 	if (rq->fetch_site != NULL && strcmp(rq->fetch_site, "cross-site") == 0)
 		return 1;
-	if (rq->origin != NULL) {
-		const char *h;
-		size_t len;
-
-		/* Privacy-sensitive contexts send "Origin: null": not ours. */
-		h = origin_host(rq->origin, &len);
-		if (h == NULL || len != strlen(rq->host) ||
-		    strncasecmp(h, rq->host, len) != 0)
-			return 1;
-	}
-	return 0;
+	/* Privacy-sensitive contexts send "Origin: null": not ours. */
+	return rq->origin != NULL && !same_host(rq->origin, rq->host, NULL);
 }

@@ -30,6 +30,7 @@ struct req {
 	const char	*host;
 	const char	*origin;	/* NULL when absent */
 	const char	*fetch_site;	/* Sec-Fetch-Site, NULL when absent */
+	const char	*referer;	/* NULL when absent */
 	const char	*content_type;
 	const char	*render_key;	/* X-Keycast-Render from pushd, or NULL */
 	int		 xkeycast;	/* X-Keycast: 1 (fetch from keycast.js) */
@@ -56,6 +57,9 @@ int		 req_parse_urlencoded(struct arena *a, const char *s, size_t n,
 const char	*kv_get(const struct kv *list, const char *name);
 /* 1 when every name and value in list is valid UTF-8 without NUL. */
 int		 kv_all_utf8(const struct kv *list);
+/* The path of a same-origin Referer (where a refused form came from),
+ * else "/". */
+const char	*req_back_url(const struct req *rq);
 /* 1 when a POST comes from another site (Origin host differs from Host,
  * or the browser says Sec-Fetch-Site: cross-site). */
 int		 req_cross_site(const struct req *rq);

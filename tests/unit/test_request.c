@@ -70,6 +70,15 @@ main(void)
 	rq.fetch_site = "same-origin";
 	ok(!req_cross_site(&rq), "Sec-Fetch-Site: same-origin");
 
+	rq.referer = "http://example.com:8080/chat/lobby?x=1";
+	is_str(req_back_url(&rq), "/chat/lobby?x=1", "same-origin Referer is the way back");
+	rq.referer = "http://evil.example/chat/lobby";
+	is_str(req_back_url(&rq), "/", "foreign Referer is not followed");
+	rq.referer = "http://example.com:8080//evil.example/";
+	is_str(req_back_url(&rq), "/", "scheme-relative path is not followed");
+	rq.referer = NULL;
+	is_str(req_back_url(&rq), "/", "no Referer: the start page");
+
 	ok(req_init(&rq, a, env_get, env2) == 0, "no REQUEST_URI: rebuilt");
 	is_str(rq.uri, "/counter?q=1", "uri from SCRIPT_NAME and QUERY_STRING");
 	is_str(rq.method, "GET", "method defaults to GET");
