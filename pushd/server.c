@@ -53,6 +53,7 @@ struct conn {
 	unsigned		 dead : 1;
 	unsigned		 local : 1;	/* loopback or unix peer */
 	unsigned		 blocked : 1;	/* in the blocked list */
+	unsigned		 writing : 1;	/* wev is armed */
 	unsigned		 closing_sent : 1; /* close frame or answer queued */
 	unsigned		 shut_wr : 1;	/* our side is shut down */
 	unsigned		 ws : 1;	/* upgraded: bytes count as sent */
@@ -249,10 +250,11 @@ sent(struct ws_frame *f)
 static void
 output_empty(struct conn *c)
 {
-	if (c->blocked) {
+	if (c->writing) {
 		event_del(&c->wev);
-		blocked_del(c->s, c);
+		c->writing = 0;
 	}
+	blocked_del(c->s, c);
 	if (c->phase == P_CLOSING && c->closing_sent && !c->shut_wr) {
 		shutdown(c->fd, SHUT_WR);
 		c->shut_wr = 1;
@@ -314,10 +316,13 @@ conn_flush(struct conn *c)
 			c->cur = NULL;
 		}
 	}
+	if (!c->writing) {
+		event_add(&c->wev, NULL);
+		c->writing = 1;
+	}
 	if (!c->blocked) {
 		c->last_progress = now_ms();
 		blocked_add(c->s, c);
-		event_add(&c->wev, NULL);
 	} else if (progress) {
 		c->last_progress = now_ms();
 		blocked_del(c->s, c);
