@@ -484,6 +484,11 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 		*why = "unsupported Sec-WebSocket-Version (13 only)";
 		return 426;
 	}
+	/* The Host goes into render requests as HTTP_HOST. */
+	if (!key_valid(p->host, strlen(p->host))) {
+		*why = "missing or malformed Host";
+		return 400;
+	}
 	if (!p->has_ws_key || !ws_key_valid(p->ws_key)) {
 		*why = "missing or malformed Sec-WebSocket-Key";
 		return 400;

@@ -239,6 +239,10 @@ test_upgrade_refusals(void)
 	    "no version: 426");
 	ok(check(variant("Sec-WebSocket-Key:", ""), NULL, 0, &u, &why) == 400,
 	    "no key: 400");
+	ok(check(variant("Host:", "Host: a b\r\n"), NULL, 0, &u, &why) == 400,
+	    "Host with a space: 400");
+	ok(check(variant("Host:", "Host: caf\xc3\xa9\r\n"), NULL, 0, &u, &why) ==
+	    400, "Host with non-ASCII bytes: 400");
 	ok(check(variant("Sec-WebSocket-Key:", "Sec-WebSocket-Key: abc\r\n"),
 	    NULL, 0, &u, &why) == 400, "short key: 400");
 	ok(check(variant("GET", "POST /__realtime?key=a HTTP/1.1\r\n"), NULL, 0,
