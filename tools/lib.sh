@@ -161,7 +161,7 @@ kc_pushd_start() {
 # stack's paths and ports substituted.
 kc_nginx_conf() {
 	local d=$KC_VAR/nginx
-	mkdir -p "$d/tmp"
+	mkdir -p "$d/tmp" "$KC_VAR/log"
 	sed -e "s|listen 80;|listen $KC_HTTP_HOST:$KC_HTTP_PORT;|" \
 	    -e "s|unix:/run/keycast/fcgi.sock|unix:$KC_FCGI_SOCKET|" \
 	    -e "s|127.0.0.1:8081|127.0.0.1:$KC_PUSHD_PORT|" \
