@@ -15,11 +15,13 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "check.h"
 #include "hub.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "render.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "text.h"
 #include "xmalloc.h"
@@ -33,6 +35,7 @@ struct pushd {
 	struct rnd		*rnd;
 	struct pgl		*pgl;
 	struct srv		*srv;
+	struct sdn		*sdn;		/* NULL unless under systemd */
 	int			 draining;
 	struct event		*deadline;
 };
@@ -179,6 +182,8 @@ on_pg_up(void *arg)
 
 	/* Notifies sent while we were not listening are lost: resync. */
 	hub_resync(pd->hub);
+	/* The listener opened before the loop ran: now we are ready. */
+	sdn_ready(pd->sdn);
 }
 
 static const struct pgl_cb pgl_cb = {
@@ -245,6 +250,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	pd->draining = 1;
 	log_info("%s: closing %lu clients with 1001", strsignal((int)sig),
 	    srv_clients(pd->srv));
+	sdn_stopping(pd->sdn);
 	pd->deadline = evtimer_new(pd->base, on_deadline, pd);
 	evtimer_add(pd->deadline, &tv);
 	srv_shutdown(pd->srv);
@@ -262,9 +268,11 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: keycast-pushd [options]\n"
+"       keycast-pushd --check URL [--via http://HOST:PORT] [--key KEY] [options]\n"
 "Holds the WebSocket clients of keycast pages. On NOTIFY of a key it asks\n"
 "the FastCGI app for each of the key's urls once and sends the fragment to\n"
-"every client of that (key, url).\n"
+"every client of that (key, url). Under systemd (Type=notify) it reports\n"
+"READY=1 once LISTEN is up, and pings the watchdog.\n"
 "\n"
 "  --listen HOST:PORT|unix:PATH  where browsers (via the web server) connect\n"
 "                       (default 127.0.0.1:8081); serves GET\n"
@@ -291,6 +299,15 @@ usage(FILE *f)
 "                       loopback and unix-socket ones\n"
 "  --log-level LEVEL    error, warn, info (default) or debug\n"
 "  --log-file PATH      append logs here instead of stderr (SIGHUP reopens)\n"
+"  --check URL          check once, instead of running, each link a push of\n"
+"                       URL takes: the database (--db), a LISTEN/NOTIFY\n"
+"                       round trip on --channel, the app (--app) rendering\n"
+"                       URL as a fragment, and with --via the web server's\n"
+"                       /__realtime; prints ok/FAILED per link and exits 0\n"
+"                       only when all work\n"
+"  --via http://HOST:PORT  with --check: open /__realtime?key=KEY&url=URL\n"
+"                       there and expect the fragment as the first frame\n"
+"  --key KEY            with --check: the key to subscribe (default: URL)\n"
 "  --version            print the version and exit\n"
 "  --help               print this help and exit\n"
 "\n"
@@ -339,8 +356,8 @@ raise_nofile(void)
 enum {
 	OPT_LISTEN = 256, OPT_APP, OPT_APP_CONNS, OPT_DB, OPT_CHANNEL,
 	OPT_ALLOW_ORIGIN, OPT_HOST, OPT_MAX_CLIENTS, OPT_MAX_URLS,
-	OPT_PING, OPT_EXPOSE, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_VERSION,
-	OPT_HELP,
+	OPT_PING, OPT_EXPOSE, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_CHECK, OPT_VIA,
+	OPT_KEY, OPT_VERSION, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -357,6 +374,9 @@ static const struct option options[] = {
 	{ "expose-metrics", no_argument, NULL, OPT_EXPOSE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "check", required_argument, NULL, OPT_CHECK },
+	{ "via", required_argument, NULL, OPT_VIA },
+	{ "key", required_argument, NULL, OPT_KEY },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -367,18 +387,21 @@ main(int argc, char **argv)
 {
 	struct pushd pd;
 	struct srv_config cfg;
+	struct check_opts check;
 	const char *app = "unix:/run/keycast/fcgi.sock", *db = "";
 	const char *channel = "keycast", *log_file = NULL;
 	char **allow = NULL;
 	unsigned long app_conns = 4, max_clients = 0, max_urls = 32, ping = 25;
 	unsigned long nofile, cap;
 	enum log_level level = LOG_INFO;
+	int level_set = 0;
 	struct event *sigs[3] = { NULL, NULL, NULL };
 	char err[512];
 	int opt, rc = 1;
 
 	memset(&pd, 0, sizeof(pd));
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&check, 0, sizeof(check));
 	cfg.listen = "127.0.0.1:8081";
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
@@ -423,8 +446,12 @@ main(int argc, char **argv)
 				    "--log-level %s\n", optarg);
 				return 2;
 			}
+			level_set = 1;
 			break;
 		case OPT_LOG_FILE: log_file = optarg; break;
+		case OPT_CHECK: check.url = optarg; break;
+		case OPT_VIA: check.via = optarg; break;
+		case OPT_KEY: check.key = optarg; break;
 		case OPT_VERSION:
 			printf("keycast-pushd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -441,10 +468,27 @@ main(int argc, char **argv)
 		    argv[optind]);
 		return 2;
 	}
+	if (check.url == NULL && (check.via != NULL || check.key != NULL)) {
+		fprintf(stderr, "keycast-pushd: --via and --key go with "
+		    "--check URL\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (check.url != NULL) {
+		/* The results are the output; the render client's own
+		 * warnings would only repeat them. */
+		log_init("keycast-pushd", level_set ? level : LOG_ERROR,
+		    log_file);
+		check.db = db;
+		check.channel = channel;
+		check.app = app;
+		check.host = cfg.host;
+		free(allow);
+		return check_run(&check, stdout, stderr);
+	}
 	cfg.allow_origin = allow;
 	cfg.ping_ms = (unsigned)ping * 1000;
 	log_init("keycast-pushd", level, log_file);
-	signal(SIGPIPE, SIG_IGN);
 
 	nofile = raise_nofile();
 	cap = nofile > FD_RESERVE + app_conns ? nofile - FD_RESERVE - app_conns : 1;
@@ -470,6 +514,7 @@ main(int argc, char **argv)
 		goto done;
 	}
 	pd.pgl = pgl_new(pd.base, db, channel, &pgl_cb, &pd);
+	pd.sdn = sdn_new(pd.base, pd.srv, pd.pgl);
 	sigs[0] = evsignal_new(pd.base, SIGTERM, on_stop_signal, &pd);
 	sigs[1] = evsignal_new(pd.base, SIGINT, on_stop_signal, &pd);
 	sigs[2] = evsignal_new(pd.base, SIGHUP, on_hup, &pd);
@@ -489,6 +534,7 @@ done:
 			event_free(sigs[i]);
 	if (pd.deadline != NULL)
 		event_free(pd.deadline);
+	sdn_free(pd.sdn);
 	srv_free(pd.srv);
 	pgl_free(pd.pgl);
 	hub_free(pd.hub);

@@ -1,0 +1,28 @@
+/* keycast-pushd --check: walks once, with blocking calls, the chain a push
+ * takes when "no realtime updates" is the complaint: the database, a
+ * LISTEN/NOTIFY round trip on the channel, the app rendering the url as a
+ * fragment, and optionally the web server upgrading /__realtime and sending
+ * that fragment. Each link has its own deadline (CHECK_LINK_MS). */
+#ifndef KC_CHECK_H
+#define KC_CHECK_H
+#include <stdio.h>
+
+#define CHECK_LINK_MS	5000
+
+struct check_opts {
+	const char	*url;		/* page path (+query) to render */
+	const char	*key;		/* NULL: the url */
+	const char	*db;		/* libpq conninfo, "" for the defaults */
+	const char	*channel;
+	const char	*app;		/* "unix:PATH" or "HOST:PORT" */
+	const char	*via;		/* "http://HOST[:PORT]", or NULL */
+	const char	*host;		/* HTTP_HOST of the render, or NULL */
+};
+
+/* Prints one line per link to out: "ok   LINK: ...", "FAILED LINK: cause"
+ * or "skipped LINK: ..." when an earlier failure leaves nothing to try.
+ * Returns 0 when every link works, 1 when one does not, 2 when the options
+ * themselves are wrong (the cause printed to err). */
+int	check_run(const struct check_opts *o, FILE *out, FILE *err);
+
+#endif
