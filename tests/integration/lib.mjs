@@ -25,6 +25,7 @@ function loadEnv() {
 	}
 	const host = vars.KC_HTTP_HOST || '127.0.0.1';
 	return {
+		vars,
 		root,
 		var: vars.KC_VAR,
 		httpBase: `http://${host}:${vars.KC_HTTP_PORT}`,

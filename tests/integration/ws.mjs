@@ -10,18 +10,11 @@ import net from 'node:net';
 import crypto from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { env, until, stack, isAlive } from './lib.mjs';
+import { env, until, isAlive } from './lib.mjs';
 
 // Every KC_* setting of the stack (KC_BIN, KC_CONNINFO, KC_APP_CONNS...),
 // taken from tools/stack so the defaults never drift from tools/lib.sh.
-export const kc = (() => {
-	const vars = {};
-	for (const line of stack('env').split('\n')) {
-		const m = /^(KC_\w+)='(.*)'$/.exec(line);
-		if (m) vars[m[1]] = m[2];
-	}
-	return vars;
-})();
+export const kc = env.vars;
 
 export const pushdBase = (port = env.pushdPort) => `http://127.0.0.1:${port}`;
 export const httpPort = Number(kc.KC_HTTP_PORT);
