@@ -262,7 +262,12 @@ connect_start(struct pgl *l)
 	/* XXX: a host name in the conninfo is resolved inside
 	 * PQconnectStart, blocking the loop; hostaddr= or a socket directory
 	 * avoids it. Resolving asynchronously would need libpq's help. */
-	l->conn = PQconnectStart(l->conninfo);
+	/* The default first, so a conninfo naming its own application_name
+	 * wins; psql's pg_stat_activity then shows who is listening. */
+	static const char *const keys[] = { "application_name", "dbname", NULL };
+	const char *vals[] = { "keycast-pushd", l->conninfo, NULL };
+
+	l->conn = PQconnectStartParams(keys, vals, 1);
 	if (l->conn == NULL) {
 		fail(l, "cannot connect", "out of memory");
 		return;

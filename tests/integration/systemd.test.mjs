@@ -190,6 +190,8 @@ test('sd_notify: no WATCHDOG=1 without WATCHDOG_USEC, and nothing at all without
 	assert.equal(ns.with('WATCHDOG').length, 0, `no pings unless the watchdog is on: ${ns.describe()}`);
 	child.kill('SIGTERM');
 	await exited;
+	// The datagram may reach us after the exit: wait for it, then count.
+	await until('STOPPING=1', () => ns.with('STOPPING')[0], { timeout: 5000, interval: 10 });
 	assert.equal(ns.with('STOPPING').length, 1);
 
 	// Started by hand: the same binary runs as before, sending nothing.
