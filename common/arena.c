@@ -20,6 +20,7 @@ struct block {
 
 struct arena {
 	struct block	*head;	/* owned; the block being filled */
+	struct block	*first;	/* the standard block kept by arena_reset */
 };
 
 static struct block *
@@ -38,7 +39,7 @@ arena_new(void)
 {
 	struct arena *a = xmalloc(sizeof(*a));
 
-	a->head = block_new(ARENA_BLOCK);
+	a->head = a->first = block_new(ARENA_BLOCK);
 	return a;
 }
 
@@ -64,21 +65,19 @@ arena_free(struct arena *a)
 void
 arena_reset(struct arena *a)
 {
-	struct block *last = a->head;
+	struct block *b = a->head;
 
-	/* The oldest block is the standard-sized one: keep it. */
-	while (last->next != NULL)
-		last = last->next;
-	if (last != a->head) {
-		struct block *b = a->head;
-		while (b != last) {
-			struct block *next = b->next;
+	/* Keep only the first standard-sized block: a request that needed a
+	 * big block must not leave the worker holding it for good. */
+	while (b != NULL) {
+		struct block *next = b->next;
+		if (b != a->first)
 			free(b);
-			b = next;
-		}
-		a->head = last;
+		b = next;
 	}
-	a->head->used = 0;
+	a->first->next = NULL;
+	a->first->used = 0;
+	a->head = a->first;
 }
 
 void *

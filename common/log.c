@@ -45,12 +45,6 @@ log_reopen(void)
 	return 0;
 }
 
-void
-log_set_level(enum log_level level)
-{
-	log_lvl = level;
-}
-
 int
 log_parse_level(const char *s, enum log_level *out)
 {

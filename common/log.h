@@ -8,7 +8,6 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void	log_init(const char *prog, enum log_level level, const char *path);
 int	log_reopen(void);
-void	log_set_level(enum log_level level);
 int	log_parse_level(const char *s, enum log_level *out);
 int	log_enabled(enum log_level level);
 void	log_msg(enum log_level level, const char *fmt, ...)
