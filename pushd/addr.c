@@ -1,4 +1,5 @@
-/* Address parsing for --listen and --app (see addr.h). */
+/* Address parsing for --listen and --app, and the one host:port splitter
+ * (see addr.h). */
 #include "addr.h"
 
 #include <netdb.h>
@@ -7,13 +8,37 @@
 #include <string.h>
 #include <sys/un.h>
 
+void
+addr_split_authority(const char *a, size_t n, size_t *hostlen,
+    const char **port, size_t *portlen)
+{
+	const char *colon = NULL;
+
+	if (n > 0 && a[0] == '[') {
+		const char *rb = memchr(a, ']', n);
+		if (rb != NULL && (size_t)(rb - a) + 1 < n && rb[1] == ':')
+			colon = rb + 1;
+	} else {
+		colon = memrchr(a, ':', n);
+	}
+	if (colon == NULL) {
+		*hostlen = n;
+		*port = NULL;
+		*portlen = 0;
+	} else {
+		*hostlen = (size_t)(colon - a);
+		*port = colon + 1;
+		*portlen = n - *hostlen - 1;
+	}
+}
+
 int
 addr_parse(const char *spec, struct addr *a, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL;
 	char host[256];
-	const char *port, *h = spec;
-	size_t hlen;
+	const char *h = spec, *port;
+	size_t hlen, plen;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
@@ -31,12 +56,12 @@ addr_parse(const char *spec, struct addr *a, char *err, size_t errlen)
 		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 		return 0;
 	}
-	if ((port = strrchr(spec, ':')) == NULL || port[1] == '\0') {
+	/* The port is the tail of spec, so NUL-terminated as it is. */
+	addr_split_authority(spec, strlen(spec), &hlen, &port, &plen);
+	if (port == NULL || plen == 0) {
 		snprintf(err, errlen, "%s: expected unix:PATH or HOST:PORT", spec);
 		return -1;
 	}
-	hlen = (size_t)(port - spec);
-	port++;
 	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
 		h++;
 		hlen -= 2;

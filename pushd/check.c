@@ -25,7 +25,10 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "clock.h"
 #include "handshake.h"
+#include "hub.h"
+#include "listen.h"
 #include "render.h"
 #include "text.h"
 #include "ws.h"
@@ -42,15 +45,6 @@ struct check {
 	size_t			 fragment_len;
 	int			 failed;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* Prints one result line; a cause spanning lines (libpq's) becomes one. */
 static void
@@ -93,7 +87,7 @@ report(struct check *c, enum outcome oc, const char *link, const char *fmt,
 static int
 left(int64_t deadline)
 {
-	int64_t ms = deadline - now_ms();
+	int64_t ms = deadline - clock_ms();
 
 	return ms > 0 ? (int)ms : 0;
 }
@@ -212,9 +206,9 @@ static void
 check_listen(struct check *c)
 {
 	const char *link = "LISTEN/NOTIFY", *ch = c->o->channel;
-	int64_t t0 = now_ms(), deadline = t0 + CHECK_LINK_MS;
+	int64_t t0 = clock_ms(), deadline = t0 + CHECK_LINK_MS;
 	PGconn *sender = NULL;
-	char err[512], payload[96], *id = NULL, *sql = NULL;
+	char err[512], payload[96], *sql = NULL;
 	const char *params[2];
 	PGnotify *n;
 	int got = 0;
@@ -227,12 +221,10 @@ check_listen(struct check *c)
 	 * no client to render for. */
 	snprintf(payload, sizeof(payload), "/__keycast-check/%ld-%lld-%u",
 	    (long)getpid(), (long long)t0, (unsigned)random());
-	if ((id = PQescapeIdentifier(c->db, ch, strlen(ch))) == NULL) {
+	if ((sql = pgl_listen_sql(c->db, ch)) == NULL) {
 		report(c, FAILED, link, "%s", PQerrorMessage(c->db));
 		goto done;
 	}
-	sql = xmalloc(strlen(id) + 8);
-	sprintf(sql, "LISTEN %s", id);
 	if (db_run(c->db, deadline, sql, 0, NULL, err, sizeof(err)) != 0) {
 		report(c, FAILED, link, "LISTEN %s: %s", ch, err);
 		goto done;
@@ -266,11 +258,10 @@ check_listen(struct check *c)
 		}
 	}
 	report(c, OK, link, "a NOTIFY on channel %s came back in %lld ms", ch,
-	    (long long)(now_ms() - t0));
+	    (long long)(clock_ms() - t0));
 done:
 	if (sender != NULL)
 		PQfinish(sender);
-	PQfreemem(id);
 	free(sql);
 }
 
@@ -308,17 +299,22 @@ is_whole_page(const char *s, size_t n)
 	    (n >= 5 && strncasecmp(s, "<html", 5) == 0);
 }
 
-/* What pushd does with a render status other than 200. */
+/* What pushd does with a render status other than 200 (hub_verdict). */
 static const char *
 status_effect(int status)
 {
-	switch (status) {
-	case 404: return "pushd closes the url's clients with 4404 "
-		    "(no such page)";
-	case 403: return "pushd closes the url's clients with 4403";
-	case 503: return "the app cannot reach PostgreSQL? pushd retries "
-		    "with backoff";
-	default: return "pushd retries with backoff";
+	uint16_t code = 0;
+
+	if (hub_verdict(status, NULL, 0, &code) == HUB_RETRY)
+		return status == 503 ? "the app cannot reach PostgreSQL? "
+		    "pushd retries with backoff" : "pushd retries with backoff";
+	switch (code) {
+	case WS_CLOSE_NOT_FOUND: return "pushd closes the url's clients "
+		    "with 4404 (no such page)";
+	case WS_CLOSE_FORBIDDEN: return "pushd closes the url's clients "
+		    "with 4403";
+	default: return "pushd closes the url's clients with 1011: a render "
+		    "must answer 200 with the fragment";
 	}
 }
 
@@ -330,6 +326,7 @@ check_render(struct check *c)
 	struct render_wait w;
 	struct rnd *r = NULL;
 	char err[256];
+	uint16_t code;
 
 	memset(&w, 0, sizeof(w));
 	if ((w.base = event_base_new()) == NULL) {
@@ -357,6 +354,10 @@ check_render(struct check *c)
 		report(c, FAILED, link, "keycast-fcgi at %s answered %s with a "
 		    "whole page, not a fragment: does the app honour "
 		    "HTTP_X_KEYCAST_RENDER?", o->app, o->url);
+	} else if (hub_verdict(200, w.body, w.res.len, &code) == HUB_DROP) {
+		report(c, FAILED, link, "keycast-fcgi at %s answered %s with a "
+		    "fragment that is not valid UTF-8: pushd does not send it",
+		    o->app, o->url);
 	} else {
 		report(c, OK, link, "keycast-fcgi at %s rendered %s (key %s) "
 		    "as a %zu-byte fragment in %.1f ms", o->app, o->url, c->key,
@@ -648,7 +649,7 @@ check_websocket(struct check *c)
 {
 	const char *link = "websocket";
 	const struct check_opts *o = c->o;
-	int64_t deadline = now_ms() + CHECK_LINK_MS;
+	int64_t deadline = clock_ms() + CHECK_LINK_MS;
 	struct wslay_event_callbacks cbs = {
 		.recv_callback = wsc_recv,
 		.send_callback = wsc_send,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "ws.h"
 
 enum {
@@ -385,31 +386,6 @@ hs_query_param(const char *query, size_t qlen, const char *name, char *out,
 	return -1;
 }
 
-/* Splits an authority "host[:port]" (host may be "[v6]"). */
-static void
-split_authority(const char *a, size_t n, size_t *hostlen, const char **port,
-    size_t *portlen)
-{
-	const char *colon = NULL;
-
-	if (n > 0 && a[0] == '[') {
-		const char *rb = memchr(a, ']', n);
-		if (rb != NULL && (size_t)(rb - a) + 1 < n && rb[1] == ':')
-			colon = rb + 1;
-	} else {
-		colon = memrchr(a, ':', n);
-	}
-	if (colon == NULL) {
-		*hostlen = n;
-		*port = NULL;
-		*portlen = 0;
-	} else {
-		*hostlen = (size_t)(colon - a);
-		*port = colon + 1;
-		*portlen = n - *hostlen - 1;
-	}
-}
-
 static int
 origin_matches_host(const char *origin, const char *host)
 {
@@ -429,8 +405,8 @@ origin_matches_host(const char *origin, const char *host)
 	if ((sep = strchr(auth, '/')) != NULL && sep[1] != '\0')
 		return 0;
 	alen = sep != NULL ? (size_t)(sep - auth) : strlen(auth);
-	split_authority(auth, alen, &ohost, &oport, &oportlen);
-	split_authority(host, strlen(host), &hhost, &hport, &hportlen);
+	addr_split_authority(auth, alen, &ohost, &oport, &oportlen);
+	addr_split_authority(host, strlen(host), &hhost, &hport, &hportlen);
 	if (ohost == 0 || ohost != hhost || strncasecmp(auth, host, ohost) != 0)
 		return 0;
 	/* A Host without a port (a proxy's $host) matches any port; a Host
@@ -459,72 +435,68 @@ ws_key_valid(const char *k)
 	return 1;
 }
 
+/* Refuses an upgrade: hs_upgrade_check's failure return. */
+static int
+refuse(int *status, const char **why, int st, const char *reason)
+{
+	*status = st;
+	*why = reason;
+	return -1;
+}
+
 int
 hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
-    struct hs_upgrade *u, const char **why)
+    struct hs_upgrade *u, int *status, const char **why)
 {
 	const char *q = strchr(p->target, '?');
 	size_t qlen = q != NULL ? strlen(q + 1) : 0;
 	long n;
 
 	q = q != NULL ? q + 1 : "";
-	if (strcmp(p->method, "GET") != 0) {
-		*why = "WebSocket upgrades use GET";
-		return 405;
-	}
-	if (p->minor < 1) {
-		*why = "WebSocket upgrades need HTTP/1.1";
-		return 400;
-	}
-	if (!p->upgrade_websocket || !p->connection_upgrade) {
-		*why = "not a WebSocket upgrade (Upgrade/Connection headers)";
-		return 426;
-	}
-	if (p->ws_version != 13) {
-		*why = "unsupported Sec-WebSocket-Version (13 only)";
-		return 426;
-	}
+	if (strcmp(p->method, "GET") != 0)
+		return refuse(status, why, 405, "WebSocket upgrades use GET");
+	if (p->minor < 1)
+		return refuse(status, why, 400,
+		    "WebSocket upgrades need HTTP/1.1");
+	if (!p->upgrade_websocket || !p->connection_upgrade)
+		return refuse(status, why, 426, "not a WebSocket upgrade "
+		    "(Upgrade/Connection headers)");
+	if (p->ws_version != 13)
+		return refuse(status, why, 426,
+		    "unsupported Sec-WebSocket-Version (13 only)");
 	/* The Host goes into render requests as HTTP_HOST. */
-	if (!key_valid(p->host, strlen(p->host))) {
-		*why = "missing or malformed Host";
-		return 400;
-	}
-	if (!p->has_ws_key || !ws_key_valid(p->ws_key)) {
-		*why = "missing or malformed Sec-WebSocket-Key";
-		return 400;
-	}
+	if (!key_valid(p->host, strlen(p->host)))
+		return refuse(status, why, 400, "missing or malformed Host");
+	if (!p->has_ws_key || !ws_key_valid(p->ws_key))
+		return refuse(status, why, 400,
+		    "missing or malformed Sec-WebSocket-Key");
 	n = hs_query_param(q, qlen, "key", u->key, sizeof(u->key));
-	if (n < 0 || !key_valid(u->key, (size_t)n)) {
-		*why = n == -1 ? "missing key parameter" :
-		    "key must be 1..256 printable ASCII characters, no spaces";
-		return 400;
-	}
+	if (n < 0 || !key_valid(u->key, (size_t)n))
+		return refuse(status, why, 400, n == -1 ?
+		    "missing key parameter" :
+		    "key must be 1..256 printable ASCII characters, no spaces");
 	u->key_len = (size_t)n;
 	n = hs_query_param(q, qlen, "url", u->url, sizeof(u->url));
 	if (n == -1) {
 		memcpy(u->url, u->key, u->key_len + 1);
 		n = (long)u->key_len;
 	}
-	if (n < 0 || !url_valid(u->url, (size_t)n)) {
-		*why = "url must be a path starting with / (at most 1 KiB, "
-		    "no scheme or host)";
-		return 400;
-	}
+	if (n < 0 || !url_valid(u->url, (size_t)n))
+		return refuse(status, why, 400, "url must be a path starting "
+		    "with / (at most 1 KiB, no scheme or host)");
 	u->url_len = (size_t)n;
 	if (p->has_origin) {
 		int allowed = origin_matches_host(p->origin, p->host);
 
 		for (size_t i = 0; !allowed && i < nallow; i++)
 			allowed = strcasecmp(p->origin, allow[i]) == 0;
-		if (!allowed) {
-			*why = "Origin does not match Host or --allow-origin";
-			return 403;
-		}
+		if (!allowed)
+			return refuse(status, why, 403,
+			    "Origin does not match Host or --allow-origin");
 	}
-	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0) {
-		*why = "cannot compute Sec-WebSocket-Accept";
-		return 500;
-	}
+	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0)
+		return refuse(status, why, 500,
+		    "cannot compute Sec-WebSocket-Accept");
 	*why = NULL;
-	return 101;
+	return 0;
 }

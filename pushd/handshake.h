@@ -73,10 +73,12 @@ struct hs_upgrade {
 /* Checks a complete head routed to HS_REALTIME as RFC 6455 4.2.1 and
  * DESIGN ask. Origin must match Host (host names equal, and ports equal
  * when Host has one) or equal one of allow[0..nallow); a request without
- * Origin comes from a non-browser client and passes. Returns 101 and fills
- * u, or the status to refuse with (400, 403, 405, 426) and sets *why. */
+ * Origin comes from a non-browser client and passes. Returns 0 and fills
+ * u, or -1 with the status to refuse with (400, 403, 405, 426, 500) in
+ * *status and the reason in *why. */
 int	 hs_upgrade_check(const struct hs_parser *p, char *const *allow,
-	    size_t nallow, struct hs_upgrade *u, const char **why);
+	    size_t nallow, struct hs_upgrade *u, int *status,
+	    const char **why);
 
 /* Finds name=VALUE in a query string and percent-decodes it into out
  * (outsz bytes, NUL-terminated). Returns the length, -1 when absent, -2

@@ -1,16 +1,19 @@
 /* Keys, urls, members and the per-url render state (see hub.h).
  *
- * Freshness is counted in generations: every notify bumps the url's gen; a
- * render remembers the gen it started at, and the frame it yields is
- * current while no notify came since. A url is freed once it has no
- * members and no iteration over it is running (busy). */
+ * Freshness is counted in generations: every notify, and every loss of
+ * LISTEN (notifies missed), bumps the url's gen; a render remembers the gen
+ * it started at, and the frame it yields is current while no bump came
+ * since. A url is freed once it has no members and no iteration over it is
+ * running (busy). */
 #include "hub.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
 
 #include "metrics.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define RETRY_MIN_MS	100
@@ -41,7 +44,7 @@ struct hub_url {
 	int			 pending;	/* a notify came during a render */
 	unsigned		 busy;		/* iterations over members */
 	unsigned		 failures;	/* renders failed in a row */
-	uint64_t		 gen;		/* notifies seen */
+	uint64_t		 gen;		/* notifies and outages seen */
 	uint64_t		 render_gen;	/* gen the running render saw */
 	uint64_t		 cached_gen;	/* gen the cached frame saw */
 	int64_t			 started;	/* ms of the last render start */
@@ -205,7 +208,11 @@ hub_join(struct hub *h, struct hub_member *m, const char *key, size_t klen,
 		h->ops->send(h->arg, m, u->cached);
 	else if (u->state == R_IDLE)
 		start_or_wait(u);
-	/* Else a running render started at the current gen (its frame
+	else if (u->state == R_INFLIGHT && u->render_gen != u->gen)
+		/* hub_invalidate outdated the running render without asking
+		 * for another: m needs one. */
+		u->pending = 1;
+	/* Else the running render started at the current gen (its frame
 	 * reaches m), or one is pending or a retry is due. */
 	return 0;
 }
@@ -256,8 +263,9 @@ hub_notify(struct hub *h, const char *key, size_t klen)
 	}
 }
 
-void
-hub_resync(struct hub *h)
+/* Outdates every url's frame, rendering each again when render is set. */
+static void
+outdate_all(struct hub *h, int render)
 {
 	struct hub_key *k, *ktmp;
 	struct hub_url *u, *utmp;
@@ -265,9 +273,22 @@ hub_resync(struct hub *h)
 	HASH_ITER(hh, h->keys, k, ktmp) {
 		HASH_ITER(hh, k->urls, u, utmp) {
 			u->gen++;
-			want_render(u);
+			if (render)
+				want_render(u);
 		}
 	}
+}
+
+void
+hub_invalidate(struct hub *h)
+{
+	outdate_all(h, 0);
+}
+
+void
+hub_resync(struct hub *h)
+{
+	outdate_all(h, 1);
 }
 
 static void
@@ -309,36 +330,67 @@ retry_delay(unsigned failures)
 	return ms < RETRY_MAX_MS ? ms : RETRY_MAX_MS;
 }
 
-void
+enum hub_verdict
+hub_verdict(int status, const char *body, size_t len, uint16_t *code)
+{
+	if (status == 200)
+		return utf8_valid(body, len) ? HUB_SEND : HUB_DROP;
+	/* Only a missing answer or a server error can pass: retrying
+	 * anything else would cost a render every 5 s for ever. */
+	if (status == -1 || (status >= 500 && status <= 599))
+		return HUB_RETRY;
+	if (status == 403)
+		*code = WS_CLOSE_FORBIDDEN;
+	else if (status == 404 || status == 410)
+		*code = WS_CLOSE_NOT_FOUND;
+	else
+		*code = WS_CLOSE_INTERNAL;
+	return HUB_CLOSE;
+}
+
+enum hub_verdict
 hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 {
 	struct hub *h = u->k->hub;
+	uint16_t code = 0;
+	enum hub_verdict v = hub_verdict(status, body, len, &code);
+	char reason[32];
 
 	u->state = R_IDLE;
-	if (status == 200) {
+	if (v == HUB_SEND)
 		metrics.renders_ok++;
+	else
+		metrics.renders_failed++;
+	if (v != HUB_RETRY)
 		u->failures = 0;
+	switch (v) {
+	case HUB_SEND:
 		ws_frame_unref(u->cached);
 		u->cached = ws_frame_text(body, len);
 		u->cached_gen = u->render_gen;
 		broadcast(u, u->cached);
+		/* FALLTHROUGH */
+	case HUB_DROP:
 		if (u->pending && u->nmembers > 0)
 			start_or_wait(u);
-	} else {
-		metrics.renders_failed++;
-		if (status == 404) {
-			close_all(u, WS_CLOSE_NOT_FOUND, "not found");
-		} else if (status == 403) {
-			close_all(u, WS_CLOSE_FORBIDDEN, "forbidden");
-		} else if (u->nmembers > 0) {
-			/* Clients keep their last frame; try again later. */
-			u->state = R_WAIT;
-			u->pending = 0;
-			u->failures++;
-			h->ops->retry_later(h->arg, u, retry_delay(u->failures));
-		}
+		break;
+	case HUB_RETRY:
+		if (u->nmembers == 0)
+			break;
+		/* Members keep their last frame meanwhile. */
+		u->state = R_WAIT;
+		u->pending = 0;
+		u->failures++;
+		h->ops->retry_later(h->arg, u, retry_delay(u->failures));
+		break;
+	case HUB_CLOSE:
+		/* keycast.js shows the reason in the console. */
+		snprintf(reason, sizeof(reason), "the app answered %d", status);
+		close_all(u, code, reason);
+		break;
 	}
 	url_maybe_free(u);
+	return v;
 }
 
 void

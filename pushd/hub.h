@@ -48,23 +48,44 @@ struct hub	*hub_new(const struct hub_ops *ops, void *arg, unsigned max_urls);
 /* Frees every url (forget) and detaches remaining members. */
 void		 hub_free(struct hub *h);
 
-/* Adds m to (key, url), creating them as needed; host is what the render
- * request will carry as HTTP_HOST. m then gets the cached frame if it is
- * current, else the next render. Returns 0 or HUB_ETOOMANY. */
+/* Adds m to (key, url), creating them as needed; key, url and host (what
+ * the render request will carry as HTTP_HOST) are copied. m then gets the
+ * cached frame if it is current, else the next render. Returns 0 or
+ * HUB_ETOOMANY. */
 int	hub_join(struct hub *h, struct hub_member *m, const char *key,
 	    size_t klen, const char *url, size_t ulen, const char *host);
 /* Removes m; a no-op when it is not joined. */
 void	hub_leave(struct hub_member *m);
 /* The data behind key changed: re-render each of its urls. */
 void	hub_notify(struct hub *h, const char *key, size_t klen);
+/* Notifies are being missed (LISTEN is down): no cached frame is current
+ * any more, so the next member to join a url gets a fresh render. Renders
+ * nothing by itself; hub_resync follows once LISTEN is back. */
+void	hub_invalidate(struct hub *h);
 /* Notifies may have been lost (LISTEN reconnected): re-render all. */
 void	hub_resync(struct hub *h);
-/* A render ended: status is the app's HTTP status, or -1 when there was
- * no answer (timeout, app down). 200 broadcasts body; 404 and 403 close
- * the url's clients with 4404 and 4403; anything else retries later with
- * backoff (100 ms doubling to 5 s). */
-void	hub_render_done(struct hub_url *u, int status, const char *body,
-	    size_t len);
+
+/* What a render's outcome does to its url. */
+enum hub_verdict {
+	HUB_SEND,	/* 200: cached and sent to every member */
+	HUB_DROP,	/* 200 but not UTF-8, over which browsers fail the
+			   connection (RFC 6455 8.1): members keep their last
+			   frame until the next notify or join */
+	HUB_RETRY,	/* no answer or 5xx: again after a backoff of 100 ms
+			   doubling to 5 s, while the url has members */
+	HUB_CLOSE,	/* any other status: members are closed */
+};
+
+/* The policy, without a url: status is the app's HTTP status, or -1 when
+ * there was no answer (timeout, app down). For HUB_CLOSE, *code gets 4403
+ * for 403, 4404 for 404 and 410, 1011 for anything unexpected. */
+enum hub_verdict hub_verdict(int status, const char *body, size_t len,
+	    uint16_t *code);
+/* A render of u ended: applies hub_verdict and returns it. body is copied
+ * into the frame. u may be freed on return (its members gone). */
+enum hub_verdict hub_render_done(struct hub_url *u, int status,
+	    const char *body, size_t len);
+/* A retry_later timer of u fired. */
 void	hub_retry(struct hub_url *u);
 
 const char	*hub_url_key(const struct hub_url *u);

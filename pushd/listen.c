@@ -123,24 +123,33 @@ watch_io(struct pgl *l)
 		fail(l, "no socket", PQerrorMessage(l->conn));
 }
 
+char *
+pgl_listen_sql(PGconn *conn, const char *channel)
+{
+	char *id, *sql;
+
+	if ((id = PQescapeIdentifier(conn, channel, strlen(channel))) == NULL)
+		return NULL;
+	sql = xmalloc(strlen(id) + 8);
+	sprintf(sql, "LISTEN %s", id);
+	PQfreemem(id);
+	return sql;
+}
+
 static void
 connected(struct pgl *l)
 {
-	char *id, *sql;
+	char *sql;
 	int ok;
 
 	if (PQsetnonblocking(l->conn, 1) != 0) {
 		fail(l, "setnonblocking", PQerrorMessage(l->conn));
 		return;
 	}
-	if ((id = PQescapeIdentifier(l->conn, l->channel,
-	    strlen(l->channel))) == NULL) {
+	if ((sql = pgl_listen_sql(l->conn, l->channel)) == NULL) {
 		fail(l, "bad channel name", PQerrorMessage(l->conn));
 		return;
 	}
-	sql = xmalloc(strlen(id) + 8);
-	sprintf(sql, "LISTEN %s", id);
-	PQfreemem(id);
 	ok = PQsendQuery(l->conn, sql);
 	free(sql);
 	if (!ok) {
@@ -262,10 +271,22 @@ connect_start(struct pgl *l)
 	/* XXX: a host name in the conninfo is resolved inside
 	 * PQconnectStart, blocking the loop; hostaddr= or a socket directory
 	 * avoids it. Resolving asynchronously would need libpq's help. */
-	/* The default first, so a conninfo naming its own application_name
-	 * wins; psql's pg_stat_activity then shows who is listening. */
-	static const char *const keys[] = { "application_name", "dbname", NULL };
-	const char *vals[] = { "keycast-pushd", l->conninfo, NULL };
+	/* Defaults first: the conninfo (expanded from dbname) comes last, so
+	 * whatever it names wins. application_name shows who is listening in
+	 * pg_stat_activity. The connection is idle for hours, so without
+	 * keepalives a DB host crash or a NAT dropping its state would leave
+	 * it half-open (LISTEN "up", nothing arriving) until the kernel's 2 h
+	 * default: probes after 10 s idle, every 5 s, 3 unanswered (~25 s),
+	 * and unacknowledged data past 15 s, end it. libpq skips these TCP
+	 * settings on a unix socket.
+	 * XXX: a server whose kernel answers while its backend hangs still
+	 * passes; an empty query now and then, failing the connection when
+	 * unanswered, would catch that too. */
+	static const char *const keys[] = { "application_name", "keepalives",
+	    "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "dbname", NULL };
+	const char *vals[] = { "keycast-pushd", "1", "10", "5", "3", "15000",
+	    l->conninfo, NULL };
 
 	l->conn = PQconnectStartParams(keys, vals, 1);
 	if (l->conn == NULL) {

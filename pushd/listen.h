@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct pg_conn;		/* libpq's PGconn */
 struct pgl;
 
 struct pgl_cb {
@@ -15,7 +16,8 @@ struct pgl_cb {
 	void	(*notify)(void *arg, const char *payload, size_t len);
 	/* LISTEN is active (first time or after a reconnect). */
 	void	(*up)(void *arg);
-	/* The connection was lost; reconnecting. */
+	/* LISTEN was active and the connection is lost: notifies are being
+	 * missed until up is called again. */
 	void	(*down)(void *arg);
 };
 
@@ -25,5 +27,9 @@ struct pgl	*pgl_new(struct event_base *base, const char *conninfo,
 void		 pgl_free(struct pgl *l);
 /* 1 while LISTEN is active. */
 int		 pgl_is_up(const struct pgl *l);
+/* "LISTEN channel", the channel quoted as an identifier for conn's
+ * encoding; the caller frees it. NULL when libpq cannot quote it (the cause
+ * is in PQerrorMessage(conn)). */
+char		*pgl_listen_sql(struct pg_conn *conn, const char *channel);
 
 #endif

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <event2/event.h>
 
 #include "buf.h"
 #include "check.h"
+#include "clock.h"
 #include "hub.h"
 #include "listen.h"
 #include "log.h"
@@ -67,22 +67,37 @@ static void
 render_done(void *arg, const struct rnd_result *res)
 {
 	struct urlwork *w = arg;
-	const char *key = hub_url_key(w->u), *url = hub_url_path(w->u);
+	/* hub_render_done may free the url, and w with it. */
+	char key[KEY_MAX + 1], url[URL_MAX + 1];
 
+	snprintf(key, sizeof(key), "%s", hub_url_key(w->u));
+	snprintf(url, sizeof(url), "%s", hub_url_path(w->u));
 	w->job = NULL;
 	metrics_observe_render(res->seconds);
-	if (res->status == 200)
+	switch (hub_render_done(w->u, res->status, res->body, res->len)) {
+	case HUB_SEND:
 		log_debug("render %s %s: %zu bytes in %.1f ms", key, url,
 		    res->len, res->seconds * 1e3);
-	else if (res->status == -1)
-		log_debug("render %s %s failed: %s", key, url, res->error);
-	else if (res->status == 404 || res->status == 403)
+		break;
+	case HUB_DROP:
+		log_warn("render %s %s: the fragment is not valid UTF-8 "
+		    "(browsers fail the WebSocket over it); its clients keep "
+		    "their last frame", key, url);
+		break;
+	case HUB_RETRY:
+		/* The render client says once that the app is down. */
+		if (res->status == -1)
+			log_debug("render %s %s failed: %s; retrying", key,
+			    url, res->error);
+		else
+			log_warn("render %s %s: the app answered %d; "
+			    "retrying", key, url, res->status);
+		break;
+	case HUB_CLOSE:
 		log_info("render %s %s: the app says %d; closing its clients",
 		    key, url, res->status);
-	else
-		log_warn("render %s %s: the app answered %d; retrying", key,
-		    url, res->status);
-	hub_render_done(w->u, res->status, res->body, res->len);
+		break;
+	}
 }
 
 static void
@@ -117,10 +132,7 @@ op_retry_later(void *arg, struct hub_url *u, unsigned ms)
 static int64_t
 op_now_ms(void *arg)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	return clock_ms();
 }
 
 static void
@@ -186,9 +198,20 @@ on_pg_up(void *arg)
 	sdn_ready(pd->sdn);
 }
 
+static void
+on_pg_down(void *arg)
+{
+	struct pushd *pd = arg;
+
+	/* Until LISTEN is back a cached frame may miss a change: a client
+	 * joining meanwhile gets a fresh render, not the cache. */
+	hub_invalidate(pd->hub);
+}
+
 static const struct pgl_cb pgl_cb = {
 	.notify = on_notify,
 	.up = on_pg_up,
+	.down = on_pg_down,
 };
 
 static int

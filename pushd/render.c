@@ -1,9 +1,11 @@
 /* The FastCGI render client (see render.h). Jobs wait in a FIFO; a kick
  * event hands them to idle connections (or opens a closed slot) outside any
- * caller's stack. A connection that fails or times out is closed and
- * reopened on demand, since its stream position is then unknown. A request
- * that dies on a reused connection before any answer byte is retried once
- * on a fresh one: the app may have closed it while idle. */
+ * caller's stack. Each job's deadline runs from rnd_submit, so a hung app
+ * fails the queued jobs too, not only the ones it holds. A connection that
+ * fails or times out is closed and reopened on demand, since its stream
+ * position is then unknown. A request that dies on a reused connection
+ * before any answer byte is retried once on a fresh one: the app may have
+ * closed it while idle. */
 #include "render.h"
 
 #include <errno.h>
@@ -12,13 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "addr.h"
 #include "buf.h"
+#include "clock.h"
 #include "fcgi_codec.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -34,7 +37,6 @@ struct rnd_conn {
 	unsigned		 served;	/* requests answered on it */
 	struct rnd_job		*job;
 	struct fcgc_resp	 resp;
-	struct event		*timer;
 };
 
 struct rnd_job {
@@ -45,7 +47,8 @@ struct rnd_job {
 	rnd_done_fn	*cb;		/* NULL once cancelled */
 	void		*arg;
 	char		*url;		/* for log lines */
-	struct timespec	 t0;
+	int64_t		 t0;		/* clock_us at rnd_submit */
+	struct event	 deadline;	/* RND_TIMEOUT_MS after rnd_submit */
 	int		 retried;
 };
 
@@ -59,16 +62,6 @@ struct rnd {
 	struct event		*kick;
 	int			 down;		/* last attempt failed */
 };
-
-static double
-since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) +
-	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 static void
 queue_remove(struct rnd *r, struct rnd_job *j)
@@ -110,6 +103,7 @@ queue_push(struct rnd *r, struct rnd_job *j, int front)
 static void
 job_free(struct rnd_job *j)
 {
+	event_del(&j->deadline);
 	buf_cleanup(&j->req);
 	free(j->url);
 	free(j);
@@ -119,7 +113,7 @@ job_free(struct rnd_job *j)
 static void
 job_finish(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
 {
-	res->seconds = since(&j->t0);
+	res->seconds = (double)(clock_us() - j->t0) / 1e6;
 	if (res->status == -1 && !r->down) {
 		r->down = 1;
 		log_warn("render: app at %s: %s", r->spec, res->error);
@@ -146,7 +140,6 @@ conn_close(struct rnd_conn *c)
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
-	evtimer_del(c->timer);
 	c->state = C_CLOSED;
 	c->served = 0;
 	c->job = NULL;
@@ -160,7 +153,6 @@ conn_take_job(struct rnd_conn *c, int reusable)
 
 	c->job = NULL;
 	j->conn = NULL;
-	evtimer_del(c->timer);
 	if (reusable) {
 		c->state = C_IDLE;
 		c->served++;
@@ -279,12 +271,17 @@ on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-on_timeout(evutil_socket_t fd, short what, void *arg)
+on_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	struct rnd_conn *c = arg;
+	struct rnd_job *j = arg;
+	struct rnd *r = j->r;
 
-	if (c->job != NULL)
-		conn_failed(c, "no answer within 5 s", 0);
+	if (j->conn != NULL) {
+		conn_failed(j->conn, "no answer within 5 s", 0);
+		return;
+	}
+	queue_remove(r, j);
+	job_fail(r, j, "no connection to the app came free within 5 s");
 }
 
 static int
@@ -319,15 +316,12 @@ conn_open(struct rnd_conn *c)
 static void
 conn_start(struct rnd_conn *c, struct rnd_job *j)
 {
-	struct timeval tv = { RND_TIMEOUT_MS / 1000, (RND_TIMEOUT_MS % 1000) * 1000 };
-
 	c->job = j;
 	j->conn = c;
 	fcgc_resp_cleanup(&c->resp);
 	fcgc_resp_init(&c->resp, REQUEST_ID, RND_BODY_MAX);
 	if (c->state == C_IDLE)
 		c->state = C_BUSY;
-	evtimer_add(c->timer, &tv);
 	if (bufferevent_write(c->bev, j->req.data, j->req.len) != 0)
 		conn_failed(c, "cannot queue the request", 0);
 }
@@ -381,7 +375,6 @@ rnd_new(struct event_base *base, const char *spec, unsigned nconns, char *err,
 	r->conns = xcalloc(nconns, sizeof(*r->conns));
 	for (unsigned i = 0; i < nconns; i++) {
 		r->conns[i].r = r;
-		r->conns[i].timer = evtimer_new(base, on_timeout, &r->conns[i]);
 		fcgc_resp_init(&r->conns[i].resp, REQUEST_ID, RND_BODY_MAX);
 	}
 	r->kick = event_new(base, -1, 0, on_kick, r);
@@ -400,7 +393,6 @@ rnd_free(struct rnd *r)
 		c->job = NULL;
 		conn_close(c);
 		fcgc_resp_cleanup(&c->resp);
-		event_free(c->timer);
 	}
 	while (r->head != NULL) {
 		struct rnd_job *j = r->head;
@@ -413,37 +405,27 @@ rnd_free(struct rnd *r)
 	free(r);
 }
 
-/* SERVER_NAME and SERVER_PORT from a Host value. */
-static void
-split_host(const char *host, char *name, size_t namesz, const char **port)
-{
-	const char *colon = strrchr(host, ':');
-	const char *rb = strrchr(host, ']');
-	size_t n;
-
-	if (colon == NULL || (rb != NULL && colon < rb)) {
-		snprintf(name, namesz, "%s", host);
-		*port = "80";
-		return;
-	}
-	n = (size_t)(colon - host);
-	snprintf(name, namesz, "%.*s", (int)n, host);
-	*port = colon + 1;
-}
-
 struct rnd_job *
 rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
     rnd_done_fn *cb, void *arg)
 {
+	struct timeval tv = { RND_TIMEOUT_MS / 1000,
+	    (RND_TIMEOUT_MS % 1000) * 1000 };
 	struct rnd_job *j = xcalloc(1, sizeof(*j));
 	const char *q = strchr(url, '?');
 	char *path = xstrndup(url, q != NULL ? (size_t)(q - url) : strlen(url));
 	char name[256];
 	const char *port;
+	size_t hostlen, portlen;
 
 	if (host == NULL || host[0] == '\0')
 		host = "localhost";
-	split_host(host, name, sizeof(name), &port);
+	/* SERVER_NAME and SERVER_PORT from the Host value; a port is its
+	 * tail, so it is NUL-terminated as it is. */
+	addr_split_authority(host, strlen(host), &hostlen, &port, &portlen);
+	snprintf(name, sizeof(name), "%.*s", (int)hostlen, host);
+	if (port == NULL)
+		port = "80";
 	{
 		const struct fcgc_param params[] = {
 			{ "GATEWAY_INTERFACE", "CGI/1.1" },
@@ -470,7 +452,9 @@ rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
 	j->url = xstrdup(url);
 	j->cb = cb;
 	j->arg = arg;
-	clock_gettime(CLOCK_MONOTONIC, &j->t0);
+	j->t0 = clock_us();
+	evtimer_assign(&j->deadline, r->base, on_deadline, j);
+	evtimer_add(&j->deadline, &tv);
 	queue_push(r, j, 0);
 	return j;
 }

@@ -3,7 +3,8 @@
  * per connection at a time, others queued. Every job ends in exactly one
  * callback, never from inside rnd_submit: the app's status and body, or
  * status -1 when there was no answer (connect failed, the app closed the
- * connection, a malformed answer, RND_TIMEOUT_MS passed). */
+ * connection, a malformed answer, RND_TIMEOUT_MS passed since rnd_submit,
+ * queued or not). */
 #ifndef KC_RENDER_H
 #define KC_RENDER_H
 #include <stddef.h>

@@ -23,12 +23,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "handshake.h"
 #include "log.h"
 #include "metrics.h"
@@ -102,15 +102,6 @@ struct srv {
 
 #define container_of(p, type, field) \
 	((type *)(void *)((char *)(p) - offsetof(type, field)))
-
-static int64_t
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static void
 list_add(struct clist *l, struct conn *c)
@@ -321,10 +312,10 @@ conn_flush(struct conn *c)
 		c->writing = 1;
 	}
 	if (!c->blocked) {
-		c->last_progress = now_ms();
+		c->last_progress = clock_ms();
 		blocked_add(c->s, c);
 	} else if (progress) {
-		c->last_progress = now_ms();
+		c->last_progress = clock_ms();
 		blocked_del(c->s, c);
 		blocked_add(c->s, c);
 	}
@@ -397,7 +388,7 @@ begin_close(struct conn *c)
 	hub_leave(&c->m);
 	ws_frame_unref(c->pending);
 	c->pending = NULL;
-	set_phase(c, P_CLOSING, now_ms() + SRV_CLOSE_GRACE_MS);
+	set_phase(c, P_CLOSING, clock_ms() + SRV_CLOSE_GRACE_MS);
 }
 
 static void
@@ -558,8 +549,8 @@ upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
 	struct ws_frame *f;
 	int st, n;
 
-	st = hs_upgrade_check(p, s->cfg.allow_origin, s->cfg.nallow, &up, &why);
-	if (st != 101) {
+	if (hs_upgrade_check(p, s->cfg.allow_origin, s->cfg.nallow, &up, &st,
+	    &why) != 0) {
 		http_error(c, st, why);
 		return;
 	}
@@ -570,7 +561,7 @@ upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
 	n = snprintf(resp, sizeof(resp), "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n\r\n", up.accept);
-	set_phase(c, P_OPEN, now_ms() + s->cfg.ping_ms);
+	set_phase(c, P_OPEN, clock_ms() + s->cfg.ping_ms);
 	c->ws = 1;
 	f = ws_frame_raw(resp, (size_t)n);
 	conn_push(c, f);
@@ -641,7 +632,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c, n == 0 ? "peer closed" : strerror(errno));
 		return;
 	}
-	c->last_rx = now_ms();
+	c->last_rx = clock_ms();
 	switch (c->phase) {
 	case P_HEAD:
 		head_input(c, buf, (size_t)n);
@@ -666,8 +657,8 @@ conn_new(struct srv *s, int fd, const struct sockaddr *peer)
 	c->fd = fd;
 	c->local = addr_is_local(peer);
 	c->phase = P_HEAD;
-	c->due = now_ms() + SRV_HANDSHAKE_MS;
-	c->last_rx = now_ms();
+	c->due = clock_ms() + SRV_HANDSHAKE_MS;
+	c->last_rx = clock_ms();
 	list_add(&s->lists[P_HEAD], c);
 	s->nconns++;
 	event_assign(&c->rev, s->base, fd, EV_READ | EV_PERSIST, on_read, c);
@@ -685,7 +676,7 @@ static int
 shed(struct srv *s)
 {
 	int fd;
-	int64_t t = now_ms();
+	int64_t t = clock_ms();
 
 	if (s->spare_fd < 0)
 		return -1;
@@ -748,7 +739,7 @@ static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct srv *s = arg;
-	int64_t now = now_ms();
+	int64_t now = clock_ms();
 	struct conn *c;
 
 	while ((c = s->lists[P_HEAD].head) != NULL && c->due <= now)

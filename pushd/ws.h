@@ -11,14 +11,13 @@
 #define WS_ACCEPT_LEN	28	/* base64 of a SHA-1 digest */
 #define WS_INBOUND_MAX	4096	/* clients only send control frames here */
 
-/* Close codes: RFC 6455 7.4.1 and DESIGN's 44xx. */
-#define WS_CLOSE_NORMAL		1000
+/* The close codes pushd sends itself: RFC 6455 7.4.1 and DESIGN's 44xx.
+ * wslay answers a peer's close, and sends 1007 and 1009, on its own (see
+ * ws_in_send_fn). */
 #define WS_CLOSE_GOING_AWAY	1001
 #define WS_CLOSE_PROTOCOL	1002
 #define WS_CLOSE_UNSUPPORTED	1003
-#define WS_CLOSE_BAD_DATA	1007
 #define WS_CLOSE_POLICY		1008
-#define WS_CLOSE_TOO_BIG	1009
 #define WS_CLOSE_INTERNAL	1011
 #define WS_CLOSE_BAD_KEY	4400
 #define WS_CLOSE_FORBIDDEN	4403

@@ -36,6 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *allow[] = { "https://allowed.example" };
 	struct hs_upgrade u;
 	const char *why;
+	int status;
 	size_t used1, used2, step;
 	enum hs_rc rc1, rc2;
 
@@ -59,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    whole.connection_upgrade != split.connection_upgrade)
 		abort();
 	if (hs_route(&whole) == HS_REALTIME &&
-	    hs_upgrade_check(&whole, allow, 1, &u, &why) == 101) {
+	    hs_upgrade_check(&whole, allow, 1, &u, &status, &why) == 0) {
 		if (!key_valid(u.key, u.key_len) || !url_valid(u.url, u.url_len) ||
 		    strlen(u.accept) != WS_ACCEPT_LEN)
 			abort();

@@ -26,7 +26,7 @@ common=("$root/common/xmalloc.c" "$root/common/buf.c" "$root/common/text.c")
 
 # target -> its sources and libraries
 declare -A srcs=(
-	[fuzz_handshake]="$root/pushd/handshake.c $root/pushd/ws.c"
+	[fuzz_handshake]="$root/pushd/handshake.c $root/pushd/ws.c $root/pushd/addr.c"
 	[fuzz_fcgi_response]="$root/pushd/fcgi_codec.c"
 )
 declare -A libs=(

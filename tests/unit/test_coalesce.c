@@ -1,8 +1,8 @@
 /* Unit tests for the coalescing state machine in pushd/hub.c: a burst of
  * notifies during a render costs at most two renders, a longer one a render
  * per HUB_RENDER_GAP_MS, and whatever the interleaving of notifies, render
- * completions and time, members end on a frame rendered after the last
- * notify. */
+ * completions, time and LISTEN outages (changes without notifies), members
+ * end on a frame rendered after the last change. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +173,101 @@ test_random(unsigned seed)
 	hub_free(h);
 }
 
+/* Changes while LISTEN is down come without notifies: a member joining
+ * after the drop gets a frame rendered after it, not the cache from before,
+ * and LISTEN coming back brings everyone to the latest change. */
+static void
+test_outage(void)
+{
+	struct fake_member a, b, c;
+	struct hub *h = setup(&a, &b);
+
+	memset(&c, 0, sizeof(c));
+	version++;		/* committed as LISTEN drops: no notify */
+	hub_invalidate(h);
+	hub_join(h, &c.m, "/counter", 8, "/counter", 8, "h");
+	ok(c.sends == 0 && fake.nrendering == 1,
+	    "outage: a joiner is not given the frame from before it");
+	while (fake.nrendering > 0)
+		finish_oldest();
+	ok(strcmp(c.last, "v1") == 0 && strcmp(a.last, "v1") == 0,
+	    "outage: the fresh render shows the missed change (got %s)",
+	    c.last);
+	version++;
+	hub_resync(h);
+	fake_advance(HUB_RENDER_GAP_MS);
+	while (fake.nrendering > 0)
+		finish_oldest();
+	ok(strcmp(a.last, "v2") == 0 && strcmp(b.last, "v2") == 0 &&
+	    strcmp(c.last, "v2") == 0, "LISTEN back: everyone on v2");
+	ok(fake.renders == 2, "outage: %d renders (2)", fake.renders);
+	hub_free(h);
+}
+
+/* test_random with LISTEN going down and up: notifies while down are lost,
+ * joins while down render fresh, and resync on the way up converges. */
+static void
+test_random_outage(unsigned seed)
+{
+	struct hub *h = hub_new(&ops, NULL, 32);
+	struct fake_member m[8];
+	int nm = 1, bad = 0, events = 1, down = 0;
+	char want[32];
+
+	srand(seed);
+	memset(&fake, 0, sizeof(fake));
+	memset(m, 0, sizeof(m));
+	fake.now = 1000;
+	version = 0;
+	hub_join(h, &m[0].m, "/counter", 8, "/counter", 8, "h");
+	for (int step = 0; step < 2000; step++) {
+		int r = rand() % 14;
+
+		if (r < 6) {
+			if (down)
+				version++;	/* the notify is lost */
+			else
+				notify(h);
+			events++;
+		} else if (r < 9 && fake.nrendering > 0) {
+			finish_oldest();
+		} else if (r < 11) {
+			fake_advance(rand() % 30);
+		} else if (r < 13) {
+			if (down)
+				hub_resync(h);
+			else
+				hub_invalidate(h);
+			down = !down;
+			events++;
+		} else if (nm < 8) {
+			hub_join(h, &m[nm].m, "/counter", 8, "/counter", 8, "h");
+			nm++;
+			events++;
+		}
+		if (fake.nrendering + fake.nwaiting > 1)
+			bad++;
+	}
+	if (down)
+		hub_resync(h);
+	while (fake.nrendering > 0 || fake.nwaiting > 0) {
+		fake_advance(HUB_RENDER_GAP_MS);
+		while (fake.nrendering > 0)
+			finish_oldest();
+	}
+	snprintf(want, sizeof(want), "v%d", version);
+	ok(bad == 0, "outages, seed %u: never two renders in flight or due",
+	    seed);
+	for (int i = 0; i < nm; i++)
+		if (strcmp(m[i].last, want) != 0)
+			bad++;
+	ok(bad == 0, "outages, seed %u: all %d members end on %s", seed, nm,
+	    want);
+	ok(fake.renders <= events + 1, "outages, seed %u: %d renders for %d "
+	    "notifies, joins, drops and returns", seed, fake.renders, events);
+	hub_free(h);
+}
+
 int
 main(void)
 {
@@ -182,5 +277,8 @@ main(void)
 	test_long_burst();
 	for (unsigned s = 1; s <= 5; s++)
 		test_random(s);
+	test_outage();
+	for (unsigned s = 1; s <= 5; s++)
+		test_random_outage(s);
 	return tap_done();
 }

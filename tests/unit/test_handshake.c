@@ -1,10 +1,13 @@
 /* Unit tests for pushd/handshake.c: the request-head parser fed whole and
  * byte by byte, truncated, oversized and malformed heads, routing, query
- * decoding and every refusal of hs_upgrade_check. */
+ * decoding and every refusal of hs_upgrade_check; and the host:port
+ * splitting (pushd/addr.c) that its Origin check shares with the render
+ * client's SERVER_NAME/SERVER_PORT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pushd/addr.h"
 #include "pushd/handshake.h"
 #include "tap.h"
 
@@ -40,17 +43,21 @@ parse(struct hs_parser *p, const char *s, size_t n, int bytewise, size_t *used)
 	return rc;
 }
 
-/* Parses a whole head and runs the upgrade check on it. */
+/* Parses a whole head and runs the upgrade check on it: 0 when accepted,
+ * else the status it is refused with (-1 when the head does not parse). */
 static int
 check(const char *head, char *const *allow, size_t nallow,
     struct hs_upgrade *u, const char **why)
 {
 	struct hs_parser p;
 	size_t used;
+	int status = 0;
 
 	if (parse(&p, head, strlen(head), 0, &used) != HS_DONE)
 		return -1;
-	return hs_upgrade_check(&p, allow, nallow, u, why);
+	if (hs_upgrade_check(&p, allow, nallow, u, &status, why) == 0)
+		return 0;
+	return status;
 }
 
 /* good with one line replaced (or removed when repl is ""). */
@@ -75,6 +82,7 @@ test_good(void)
 		struct hs_upgrade u;
 		const char *why = "";
 		size_t used;
+		int status = 0;
 		enum hs_rc rc;
 
 		rc = parse(&p, good, strlen(good), bytewise, &used);
@@ -87,7 +95,8 @@ test_good(void)
 		ok(p.upgrade_websocket && p.connection_upgrade &&
 		    p.ws_version == 13 && p.minor == 1, "upgrade headers");
 		ok(hs_route(&p) == HS_REALTIME, "routes to /__realtime");
-		ok(hs_upgrade_check(&p, NULL, 0, &u, &why) == 101, "accepted");
+		ok(hs_upgrade_check(&p, NULL, 0, &u, &status, &why) == 0 &&
+		    why == NULL, "accepted");
 		is_str(u.key, "/counter", "key decoded");
 		is_str(u.url, "/counter?page=2", "url decoded");
 		is_str(u.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "accept key");
@@ -258,14 +267,14 @@ test_upgrade_refusals(void)
 	ok(check(variant("GET", "GET /__realtime?key=global HTTP/1.1\r\n"), NULL,
 	    0, &u, &why) == 400, "key that is no url and no url: 400");
 	ok(check(variant("GET", "GET /__realtime?key=global&url=/ HTTP/1.1\r\n"),
-	    NULL, 0, &u, &why) == 101 && strcmp(u.url, "/") == 0 &&
+	    NULL, 0, &u, &why) == 0 && strcmp(u.url, "/") == 0 &&
 	    strcmp(u.key, "global") == 0, "key global, url /: accepted");
 	ok(check(variant("GET", "GET /__realtime?key=a&url=http%3A%2F%2Fevil "
 	    "HTTP/1.1\r\n"), NULL, 0, &u, &why) == 400, "url with scheme: 400");
 	ok(check(variant("GET", "GET /__realtime?key=a&url=%2F%2Fevil.com "
 	    "HTTP/1.1\r\n"), NULL, 0, &u, &why) == 400, "scheme-relative url: 400");
 	ok(check(variant("GET", "GET /__realtime?url=/x&key=/y HTTP/1.1\r\n"),
-	    NULL, 0, &u, &why) == 101 && strcmp(u.url, "/x") == 0,
+	    NULL, 0, &u, &why) == 0 && strcmp(u.url, "/x") == 0,
 	    "parameters in any order");
 	{
 		char *k = malloc(300);
@@ -276,7 +285,7 @@ test_upgrade_refusals(void)
 		    "257-byte key: 400");
 		snprintf(head, sizeof(head), "GET /__realtime?key=/%.255s&url=/ "
 		    "HTTP/1.1\r\n", k);
-		ok(check(variant("GET", head), NULL, 0, &u, &why) == 101,
+		ok(check(variant("GET", head), NULL, 0, &u, &why) == 0,
 		    "256-byte key: accepted");
 		free(k);
 	}
@@ -286,17 +295,17 @@ test_upgrade_refusals(void)
 	ok(check(variant("Origin:", "Origin: http://example.com:9999\r\n"), NULL,
 	    0, &u, &why) == 403, "other port: 403");
 	ok(check(variant("Origin:", "Origin: https://EXAMPLE.com:8080\r\n"), NULL,
-	    0, &u, &why) == 101, "host names compare without case");
+	    0, &u, &why) == 0, "host names compare without case");
 	ok(check(variant("Origin:", "Origin: null\r\n"), NULL, 0, &u, &why) ==
 	    403, "Origin null: 403");
-	ok(check(variant("Origin:", ""), NULL, 0, &u, &why) == 101,
+	ok(check(variant("Origin:", ""), NULL, 0, &u, &why) == 0,
 	    "no Origin (not a browser): accepted");
 	ok(check(variant("Origin:", "Origin: https://app.example.org\r\n"), allow,
-	    1, &u, &why) == 101, "allow-listed Origin: accepted");
+	    1, &u, &why) == 0, "allow-listed Origin: accepted");
 	ok(check(variant("Origin:", "Origin: https://app.example.org\r\n"), NULL,
 	    0, &u, &why) == 403, "same Origin without the allow-list: 403");
 	strcpy(head, variant("Host:", "Host: example.com\r\n"));
-	ok(check(head, NULL, 0, &u, &why) == 101,
+	ok(check(head, NULL, 0, &u, &why) == 0,
 	    "Host without port matches any Origin port");
 	strcpy(head, variant("Host:", "Host: example.com:80\r\n"));
 	ok(check(variant("Origin:", "Origin: http://example.com\r\n"), NULL, 0,
@@ -325,6 +334,45 @@ test_query(void)
 	ok(hs_query_param("key=abcdef", 10, "key", out, 4) == -2, "too long");
 }
 
+static void
+test_split_authority(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*host;
+		const char	*port;	/* NULL: none */
+	} t[] = {
+		{ "example.com", "example.com", NULL },
+		{ "example.com:8080", "example.com", "8080" },
+		{ "example.com:", "example.com", "" },
+		{ "127.0.0.1:80", "127.0.0.1", "80" },
+		{ "[::1]", "[::1]", NULL },
+		{ "[::1]:8081", "[::1]", "8081" },
+		{ "[::1]x:80", "[::1]x:80", NULL },
+		{ "[::1", "[::1", NULL },
+		{ "", "", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t hostlen, portlen;
+		const char *port;
+		int same;
+
+		addr_split_authority(t[i].in, strlen(t[i].in), &hostlen, &port,
+		    &portlen);
+		same = hostlen == strlen(t[i].host) &&
+		    memcmp(t[i].in, t[i].host, hostlen) == 0;
+		if (t[i].port == NULL)
+			same = same && port == NULL;
+		else
+			same = same && port != NULL &&
+			    portlen == strlen(t[i].port) &&
+			    memcmp(port, t[i].port, portlen) == 0;
+		ok(same, "split \"%s\": host \"%s\", port %s", t[i].in,
+		    t[i].host, t[i].port != NULL ? t[i].port : "none");
+	}
+}
+
 int
 main(void)
 {
@@ -334,5 +382,6 @@ main(void)
 	test_limits();
 	test_upgrade_refusals();
 	test_query();
+	test_split_authority();
 	return tap_done();
 }

@@ -1,6 +1,7 @@
 /* Unit tests for pushd/hub.c: join and leave, keys and urls coming and
- * going, the cached frame for new members, the url limit per key, and what
- * the app's 200/404/403/5xx do to a url's members. */
+ * going, the cached frame for new members, the url limit per key, what the
+ * app's answers (200, UTF-8 or not; 404/410/403; 5xx; anything else) do to
+ * a url's members, and the cache while LISTEN is down. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,11 +174,175 @@ test_statuses(void)
 	hub_free(h);
 }
 
+static void
+test_verdicts(void)
+{
+	static const struct {
+		int		 status;
+		enum hub_verdict v;
+		uint16_t	 code;
+	} t[] = {
+		{ 200, HUB_SEND, 0 }, { -1, HUB_RETRY, 0 },
+		{ 500, HUB_RETRY, 0 }, { 503, HUB_RETRY, 0 },
+		{ 599, HUB_RETRY, 0 }, { 403, HUB_CLOSE, 4403 },
+		{ 404, HUB_CLOSE, 4404 }, { 410, HUB_CLOSE, 4404 },
+		{ 301, HUB_CLOSE, 1011 }, { 302, HUB_CLOSE, 1011 },
+		{ 400, HUB_CLOSE, 1011 }, { 401, HUB_CLOSE, 1011 },
+		{ 204, HUB_CLOSE, 1011 }, { 600, HUB_CLOSE, 1011 },
+	};
+	uint16_t code;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		enum hub_verdict v;
+
+		code = 0;
+		v = hub_verdict(t[i].status, "<p>ok</p>", 9, &code);
+		ok(v == t[i].v && (v != HUB_CLOSE || code == t[i].code),
+		    "status %d: verdict %d code %u", t[i].status, v, code);
+	}
+	ok(hub_verdict(200, "caf\xc3\xa9", 5, &code) == HUB_SEND,
+	    "200 with UTF-8: sent");
+	ok(hub_verdict(200, "\xc3\x28", 2, &code) == HUB_DROP &&
+	    hub_verdict(200, "a\xed\xa0\x80", 4, &code) == HUB_DROP &&
+	    hub_verdict(200, "\xc3", 1, &code) == HUB_DROP,
+	    "200 with invalid UTF-8 (bad sequence, surrogate, cut): dropped");
+}
+
+/* Statuses that no retry can fix close the url's clients once. */
+static void
+test_no_retry(void)
+{
+	struct hub *h = hub_new(&fake_ops, NULL, 32);
+	struct fake_member a = {0}, b = {0}, c = {0};
+	uint64_t failed = metrics.renders_failed;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.step = 100;	/* renders never closer than the gap */
+	JOIN(h, &a, "k", "/moved");
+	JOIN(h, &b, "k", "/moved");
+	JOIN(h, &c, "k", "/gone");
+	ok(fake_finish(a.m.url, 301, "") == 0 && a.closed == 1011 &&
+	    b.closed == 1011 && a.m.url == NULL,
+	    "301: members closed with 1011 and detached");
+	ok(fake_finish(c.m.url, 410, "") == 0 && c.closed == 4404,
+	    "410: members closed with 4404");
+	ok(fake.retries == 0 && fake.nwaiting == 0 && fake.nrendering == 0,
+	    "no retry is scheduled");
+	ok(hub_keys(h) == 0 && metrics.renders_failed - failed == 2,
+	    "urls freed, failures counted");
+	memset(&a, 0, sizeof(a));
+	JOIN(h, &a, "k", "/auth");
+	fake_finish(a.m.url, 200, "v1");
+	hub_notify(h, "k", 1);
+	fake_finish(a.m.url, 401, "");
+	ok(a.sends == 1 && a.closed == 1011 && fake.retries == 0,
+	    "401 after a good frame: closed too, no retry");
+	hub_free(h);
+}
+
+static void
+test_bad_utf8(void)
+{
+	struct hub *h = hub_new(&fake_ops, NULL, 32);
+	struct fake_member a = {0}, b = {0};
+	struct hub_url *u;
+	uint64_t failed = metrics.renders_failed, good = metrics.renders_ok;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.step = 100;	/* renders never closer than the gap */
+	JOIN(h, &a, "k", "/p");
+	u = a.m.url;
+	fake_finish(u, 200, "v1");
+	hub_notify(h, "k", 1);
+	fake_finish(u, 200, "\xc3\x28");
+	ok(a.sends == 1 && strcmp(a.last, "v1") == 0 && a.closed == 0,
+	    "invalid UTF-8: not sent, the member keeps its last frame");
+	ok(metrics.renders_failed - failed == 1 &&
+	    metrics.renders_ok - good == 1, "counted as a failed render");
+	ok(fake.retries == 0 && fake.nrendering == 0,
+	    "not retried: the app would answer the same");
+	JOIN(h, &b, "k", "/p");
+	ok(b.sends == 0 && fake_in_flight(u) == 1,
+	    "a member joining then gets a fresh render, not the old frame");
+	hub_notify(h, "k", 1);
+	fake_finish(u, 200, "\xff");
+	ok(fake_in_flight(u) == 1,
+	    "a notify during the dropped render still renders again");
+	fake_finish(u, 200, "v2");
+	ok(a.sends == 2 && b.sends == 1 && strcmp(b.last, "v2") == 0,
+	    "the next valid render reaches everyone");
+	hub_free(h);
+}
+
+/* While LISTEN is down the cache may miss changes: joiners get a fresh
+ * render, once per url rather than once per joiner, and reconnecting
+ * re-renders everything. */
+static void
+test_invalidate(void)
+{
+	struct hub *h = hub_new(&fake_ops, NULL, 32);
+	struct fake_member m[6];
+	struct hub_url *u, *v;
+
+	memset(m, 0, sizeof(m));
+	memset(&fake, 0, sizeof(fake));
+	fake.step = 100;	/* renders never closer than the gap */
+	JOIN(h, &m[0], "k", "/a");
+	JOIN(h, &m[1], "k", "/b");
+	u = m[0].m.url;
+	v = m[1].m.url;
+	fake_finish(u, 200, "a1");
+	fake_finish(v, 200, "b1");
+	fake.renders = 0;
+	hub_invalidate(h);
+	ok(fake.renders == 0 && fake.nwaiting == 0,
+	    "invalidate renders nothing by itself");
+	JOIN(h, &m[2], "k", "/a");
+	ok(m[2].sends == 0 && fake.renders == 1 && fake_in_flight(u) == 1,
+	    "a joiner gets a fresh render, not the cached frame");
+	JOIN(h, &m[3], "k", "/a");
+	ok(m[3].sends == 0 && fake.renders == 1,
+	    "a second joiner waits for the same render");
+	fake_finish(u, 200, "a2");
+	ok(m[0].sends == 2 && m[2].sends == 1 && m[3].sends == 1 &&
+	    strcmp(m[2].last, "a2") == 0, "the render reaches every member");
+	JOIN(h, &m[4], "k", "/a");
+	ok(m[4].sends == 1 && strcmp(m[4].last, "a2") == 0 &&
+	    fake.renders == 1, "later joiners get that frame: no storm");
+	ok(fake_in_flight(v) == 0 && m[1].sends == 1,
+	    "a url nobody joins is not rendered while down");
+
+	/* A render running when LISTEN drops started before the outage. */
+	hub_notify(h, "k", 1);
+	ok(fake_in_flight(u) == 1 && fake_in_flight(v) == 1, "both rendering");
+	fake.renders = 0;
+	hub_invalidate(h);
+	JOIN(h, &m[5], "k", "/b");
+	fake_finish(v, 200, "b2");
+	ok(m[5].sends == 1 && fake_in_flight(v) == 1,
+	    "a joiner during an outdated render gets it, and another render");
+	fake_finish(v, 200, "b3");
+	ok(strcmp(m[5].last, "b3") == 0 && fake.renders == 1,
+	    "which it then gets");
+	fake_finish(u, 200, "a3");
+	ok(fake.nrendering == 0, "nothing else renders");
+
+	fake.renders = 0;
+	hub_resync(h);
+	ok(fake.renders == 2 && fake_in_flight(u) == 1 &&
+	    fake_in_flight(v) == 1, "LISTEN back: every url re-rendered");
+	hub_free(h);
+}
+
 int
 main(void)
 {
 	test_join_leave();
 	test_url_limit();
 	test_statuses();
+	test_verdicts();
+	test_no_retry();
+	test_bad_utf8();
+	test_invalidate();
 	return tap_done();
 }
