@@ -114,17 +114,3 @@ buf_put_html(struct buf *b, const char *s, size_t n)
 	}
 	buf_append(b, s + run, n - run);
 }
-
-char *
-buf_detach(struct buf *b, size_t *len)
-{
-	char *p;
-
-	if (b->data == NULL)
-		buf_append(b, "", 0);
-	p = b->data;
-	if (len != NULL)
-		*len = b->len;
-	buf_init(b);
-	return p;
-}

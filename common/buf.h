@@ -1,6 +1,6 @@
 /* A growable byte buffer, always NUL-terminated so it can be used as a C
- * string. buf_init/buf_cleanup work on caller storage; the bytes are owned
- * by the buf until buf_detach hands them to the caller. */
+ * string. buf_init/buf_cleanup work on caller storage, which owns the
+ * bytes. */
 #ifndef KC_BUF_H
 #define KC_BUF_H
 #include <stdarg.h>
@@ -23,7 +23,5 @@ void	 buf_printf(struct buf *b, const char *fmt, ...)
 void	 buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends s with &, <, >, ", ' replaced by HTML entities. */
 void	 buf_put_html(struct buf *b, const char *s, size_t n);
-/* Returns the bytes (caller frees) and leaves b empty. */
-char	*buf_detach(struct buf *b, size_t *len);
 
 #endif

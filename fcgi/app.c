@@ -67,7 +67,7 @@ app_handle(struct app *app, struct req *rq, struct resp *rs)
 			app_error(rq, rs, 403, "Cross-site form posts are refused.");
 			return;
 		}
-		if (rq->body_len > 0 && strncmp(rq->content_type,
+		if (rq->body_len > 0 && strncasecmp(rq->content_type,
 		    "application/x-www-form-urlencoded", 33) != 0) {
 			app_error(rq, rs, 415,
 			    "Send the form as application/x-www-form-urlencoded.");

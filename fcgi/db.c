@@ -24,8 +24,13 @@ static void
 db_set_error(struct db *db, const char *what, const char *cause)
 {
 	size_t n;
+	char *p;
 
 	snprintf(db->error, sizeof(db->error), "%s: %s", what, cause);
+	/* libpq's messages span lines; ours are one line per event. */
+	for (p = db->error; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
 	n = strlen(db->error);
 	while (n > 0 && (db->error[n - 1] == '\n' || db->error[n - 1] == ' '))
 		db->error[--n] = '\0';
@@ -74,7 +79,7 @@ peer_closed(PGconn *conn)
 	    errno != EINTR);
 }
 
-int
+static int
 db_ensure(struct db *db)
 {
 	/* Defaults first: keywords the user's conninfo sets override them. */
@@ -149,10 +154,4 @@ db_exec(struct db *db, const char *stmt, int nparams,
 	}
 	log_error("query failed: %s", db->error);
 	return DB_FAILED;
-}
-
-const char *
-db_error(const struct db *db)
-{
-	return db->error;
 }

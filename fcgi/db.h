@@ -20,12 +20,10 @@ struct db;
 struct db	*db_new(const char *conninfo, const struct db_stmt *stmts,
 		    size_t nstmts);
 void		 db_free(struct db *db);
-/* Connects and prepares if not connected. DB_OK or DB_UNAVAILABLE. */
-int		 db_ensure(struct db *db);
-/* Runs a prepared statement. On DB_OK *res holds the result (caller
- * PQclears it); otherwise *res is NULL and db_error says why. */
+/* Runs a prepared statement, connecting first if needed. On DB_OK *res
+ * holds the result (caller PQclears it); otherwise *res is NULL and the
+ * cause is logged. */
 int		 db_exec(struct db *db, const char *stmt, int nparams,
 		    const char *const *params, PGresult **res);
-const char	*db_error(const struct db *db);
 
 #endif

@@ -23,12 +23,14 @@
 #include "xmalloc.h"
 
 #define WORKERS_MAX	256
+#define DRAIN_MAX	(1024 * 1024)
 
 static volatile sig_atomic_t worker_stop;
 /* Set while a request is being served: a stop signal then waits for the
  * answer; between requests (even on a kept-alive connection, where libfcgi
  * retries interrupted reads) the worker exits at once. */
 static volatile sig_atomic_t worker_busy;
+static volatile sig_atomic_t worker_reopen_log;
 
 struct worker {
 	pid_t		pid;		/* 0 when not running */
@@ -46,7 +48,7 @@ usage(FILE *f)
 "listening socket (spawn-fcgi, systemd socket activation, lighttpd).\n"
 "\n"
 "  --listen unix:PATH|HOST:PORT  listen here instead of on fd 0\n"
-"  --workers N          worker processes (default 8); each serves one\n"
+"  --workers N          worker processes (default 16); each serves one\n"
 "                       FastCGI connection at a time, so keep N above the web\n"
 "                       server's upstream keepalive plus pushd's --app-conns\n"
 "  --db CONNINFO        libpq connection string (default: PG* variables)\n"
@@ -92,7 +94,10 @@ open_listener(const char *spec)
 static void
 on_worker_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		worker_reopen_log = 1;
+		return;
+	}
 	if (!worker_busy)
 		_exit(0);
 	worker_stop = 1;
@@ -114,7 +119,8 @@ ms_since(const struct timespec *t0)
 	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* Reads the body into the arena; returns 0 or 413. */
+/* Reads the body into the arena; returns 0, 413 (too large) or 400 (the
+ * body ended before CONTENT_LENGTH). */
 static int
 read_body(FCGX_Request *fr, struct req *rq)
 {
@@ -126,12 +132,33 @@ read_body(FCGX_Request *fr, struct req *rq)
 		return 413;
 	body = arena_alloc(rq->arena, want + 1);
 	n = want > 0 ? FCGX_GetStr(body, (int)want, fr->in) : 0;
-	if (n < 0)
-		n = 0;
+	if (n < 0 || (size_t)n != want)
+		return 400;
 	body[n] = '\0';
 	rq->body = body;
 	rq->body_len = (size_t)n;
 	return 0;
+}
+
+/* A kept-alive connection carries the next request right after this
+ * one's body: whatever of the body is left (a refused or over-long one)
+ * must be read first, or libfcgi takes it for a protocol error and drops
+ * the connection with the next request on it. Past a bound the connection
+ * is closed instead. */
+static void
+drain_body(FCGX_Request *fr)
+{
+	char sink[8192];
+	size_t total = 0;
+	int n;
+
+	while ((n = FCGX_GetStr(sink, sizeof(sink), fr->in)) > 0) {
+		total += (size_t)n;
+		if (total > DRAIN_MAX) {
+			fr->keepConnection = 0;
+			return;
+		}
+	}
 }
 
 static void
@@ -155,6 +182,7 @@ serve_one(struct app *app, FCGX_Request *fr, struct arena *a, struct resp *rs,
 		app_error(&rq, rs, status, "The request could not be understood.");
 	else
 		app_handle(app, &rq, rs);
+	drain_body(fr);
 	resp_serialize(rs, strcmp(rq.method, "HEAD") == 0, out);
 	if (FCGX_PutStr(out->data, (int)out->len, fr->out) < 0)
 		log_warn("%s %s: client went away", rq.method, rq.uri);
@@ -172,10 +200,13 @@ worker_run(struct app *app, int listen_fd)
 	struct buf out;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_worker_signal;	/* no SA_RESTART: accept returns */
+	/* SA_RESTART: libfcgi does not retry interrupted reads itself, and a
+	 * body cut short by a signal must not pass for a whole one. */
+	sa.sa_handler = on_worker_signal;
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	signal(SIGHUP, SIG_IGN);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	resp_init(&rs);
@@ -183,6 +214,10 @@ worker_run(struct app *app, int listen_fd)
 	FCGX_InitRequest(&fr, listen_fd, 0);
 	while (!worker_stop && FCGX_Accept_r(&fr) == 0) {
 		worker_busy = 1;
+		if (worker_reopen_log) {
+			worker_reopen_log = 0;
+			log_reopen();
+		}
 		serve_one(app, &fr, a, &rs, &out);
 		FCGX_Finish_r(&fr);
 		worker_busy = 0;
@@ -350,7 +385,7 @@ main(int argc, char **argv)
 	enum log_level level = LOG_INFO;
 	struct app app;
 	char err[512];
-	int c, nworkers = 8, listen_fd, rc;
+	int c, nworkers = 16, listen_fd, rc;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -398,11 +433,12 @@ main(int argc, char **argv)
 		if (listen_fd < 0)
 			return 1;
 	} else {
-		int type;
-		socklen_t len = sizeof(type);
+		int listening = 0;
+		socklen_t len = sizeof(listening);
 
-		if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
-			log_error("no --listen given and fd 0 is not a socket "
+		if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+		    !listening) {
+			log_error("no --listen given and fd 0 is not a listening socket "
 			    "(start me with spawn-fcgi, systemd or a web server, "
 			    "or pass --listen)");
 			return 1;

@@ -97,6 +97,7 @@ req_parse_urlencoded(struct arena *a, const char *s, size_t n, struct kv **out)
 			return -1;
 		kv = arena_alloc(a, sizeof(*kv));
 		kv->name = name;
+		kv->name_len = (size_t)nl;
 		kv->value = value;
 		kv->len = (size_t)vl;
 		kv->next = NULL;
@@ -120,7 +121,8 @@ int
 kv_all_utf8(const struct kv *list)
 {
 	for (; list != NULL; list = list->next) {
-		if (!utf8_valid(list->name, strlen(list->name)))
+		if (memchr(list->name, '\0', list->name_len) != NULL ||
+		    !utf8_valid(list->name, list->name_len))
 			return 0;
 		if (memchr(list->value, '\0', list->len) != NULL ||
 		    !utf8_valid(list->value, list->len))

@@ -14,7 +14,8 @@ struct arena;
 struct app;
 
 struct kv {
-	const char	*name;
+	const char	*name;		/* NUL-terminated; may hold NUL (see name_len) */
+	size_t		 name_len;
 	const char	*value;		/* NUL-terminated; may hold NUL (see len) */
 	size_t		 len;
 	struct kv	*next;
@@ -22,7 +23,10 @@ struct kv {
 
 struct req {
 	struct app	*app;		/* borrowed: the worker's application */
-	struct arena	*arena;		/* owns every pointer below */
+	struct arena	*arena;		/* owns the decoded strings below; the
+					 * raw CGI ones (method, host, origin...)
+					 * are libfcgi's, valid until the request
+					 * is finished */
 	const char	*method;
 	const char	*uri;		/* raw REQUEST_URI, path + query */
 	const char	*path;		/* decoded path */

@@ -252,8 +252,8 @@ slot_find(const struct tpl_set *set, const char *name, size_t len)
 	size_t i;
 
 	for (i = 0; i < set->nslots; i++)
-		if (strncmp(set->slots[i].name, name, len) == 0 &&
-		    set->slots[i].name[len] == '\0')
+		if (strlen(set->slots[i].name) == len &&
+		    memcmp(set->slots[i].name, name, len) == 0)
 			return (int)i;
 	return -1;
 }

@@ -21,7 +21,10 @@ KC_VAR=$(cd "$KC_VAR" && pwd)
 KC_BIN=$KC_BUILD
 PGBIN=/usr/lib/postgresql/15/bin
 if [ "$(id -u)" -eq 0 ]; then KC_PGUSER=postgres; else KC_PGUSER=$(id -un); fi
-KC_CONNINFO="host=$KC_PGDATA port=$KC_PGPORT dbname=$KC_PGDATABASE user=$KC_PGUSER"
+# Quoted for libpq, so a checkout path with spaces or quotes works.
+kc_pgq=${KC_PGDATA//\\/\\\\}
+kc_pgq=${kc_pgq//\'/\\\'}
+KC_CONNINFO="host='$kc_pgq' port=$KC_PGPORT dbname=$KC_PGDATABASE user=$KC_PGUSER"
 export KC_ROOT KC_VAR KC_HTTP_HOST KC_HTTP_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT \
 	KC_FCGI_SOCKET KC_FCGI_WORKERS KC_APP_CONNS KC_PGDATA KC_PGPORT \
 	KC_PGDATABASE KC_PGUSER KC_CONNINFO KC_BUILD KC_BIN

@@ -268,6 +268,18 @@ for (const { name, base } of webServers) {
 			assert.deepEqual(posts.map((r) => r.status), Array(10).fill(204));
 			assert.equal(dbCounter(), v0 + 10);
 		});
+
+		test('refused bodies (413) mixed with small posts never break a kept-alive connection', async () => {
+			const v0 = dbCounter();
+			const big = `author=a&text=${'x'.repeat(70 * 1024)}`;
+			const opts = { timeout: 15000, headers: JS };
+			const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2
+				? postForm(base, '/api/counter/increment', '', opts)
+				: postForm(base, '/api/chat/lobby/messages', big, opts))));
+			const statuses = results.map((r) => r.status);
+			assert.deepEqual(statuses, Array.from({ length: 40 }, (_, i) => (i % 2 ? 204 : 413)));
+			assert.equal(dbCounter(), v0 + 20);
+		});
 	});
 }
 

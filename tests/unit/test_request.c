@@ -100,6 +100,8 @@ main(void)
 	    "invalid UTF-8 detected");
 	ok(req_parse_urlencoded(a, "a=x%00y", 7, &kv) == 0 && !kv_all_utf8(kv),
 	    "NUL in a value is refused");
+	ok(req_parse_urlencoded(a, "author%00x=bob", 14, &kv) == 0 && !kv_all_utf8(kv),
+	    "NUL in a name is refused");
 	ok(req_parse_urlencoded(a, "a=%g1", 5, &kv) == -1, "malformed escape");
 	ok(req_parse_urlencoded(a, "", 0, &kv) == 0 && kv == NULL, "empty body");
 	arena_free(a);
