@@ -398,8 +398,8 @@ static int
 parse_via(const char *via, char *host, size_t hostsz, char *addr,
     size_t addrsz)
 {
-	const char *h = via + 7, *end, *colon, *rb;
-	size_t n;
+	const char *h = via + 7, *end, *port;
+	size_t n, hostlen, portlen;
 
 	if (strncasecmp(via, "http://", 7) != 0)
 		return -1;
@@ -414,12 +414,8 @@ parse_via(const char *via, char *host, size_t hostsz, char *addr,
 			return -1;
 	memcpy(host, h, n);
 	host[n] = '\0';
-	colon = strrchr(host, ':');
-	rb = strrchr(host, ']');
-	if (colon == NULL || (rb != NULL && colon < rb))
-		snprintf(addr, addrsz, "%s:80", host);
-	else
-		snprintf(addr, addrsz, "%s", host);
+	addr_split_authority(host, n, &hostlen, &port, &portlen);
+	snprintf(addr, addrsz, "%s%s", host, port == NULL ? ":80" : "");
 	return 0;
 }
 
