@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <string.h>
+#include <strings.h>
 
 int
 key_valid(const char *s, size_t n)
@@ -120,4 +121,62 @@ pct_decode(char *dst, const char *s, size_t n, int plus_is_space)
 	}
 	dst[o] = '\0';
 	return (long)o;
+}
+
+void
+authority_split(const char *a, size_t n, size_t *hostlen,
+    const char **port, size_t *portlen)
+{
+	const char *colon = NULL;
+
+	if (n > 0 && a[0] == '[') {
+		const char *rb = memchr(a, ']', n);
+		if (rb != NULL && (size_t)(rb - a) + 1 < n && rb[1] == ':')
+			colon = rb + 1;
+	} else {
+		colon = memrchr(a, ':', n);
+	}
+	if (colon == NULL) {
+		*hostlen = n;
+		*port = NULL;
+		*portlen = 0;
+	} else {
+		*hostlen = (size_t)(colon - a);
+		*port = colon + 1;
+		*portlen = n - *hostlen - 1;
+	}
+}
+
+int
+origin_matches_host(const char *origin, const char *host)
+{
+	const char *auth, *sep, *oport, *hport;
+	size_t alen, ohost, oportlen, hhost, hportlen;
+	const char *defport;
+
+	if (strncasecmp(origin, "http://", 7) == 0) {
+		auth = origin + 7;
+		defport = "80";
+	} else if (strncasecmp(origin, "https://", 8) == 0) {
+		auth = origin + 8;
+		defport = "443";
+	} else {
+		return 0;	/* "null", file:, extensions: never the host */
+	}
+	if ((sep = strchr(auth, '/')) != NULL && sep[1] != '\0')
+		return 0;
+	alen = sep != NULL ? (size_t)(sep - auth) : strlen(auth);
+	authority_split(auth, alen, &ohost, &oport, &oportlen);
+	authority_split(host, strlen(host), &hhost, &hport, &hportlen);
+	if (ohost == 0 || ohost != hhost || strncasecmp(auth, host, ohost) != 0)
+		return 0;
+	/* A Host without a port (a proxy's $host) matches any port; a Host
+	 * with one must agree with the Origin's, explicit or default. */
+	if (hport == NULL)
+		return 1;
+	if (oport == NULL) {
+		oport = defport;
+		oportlen = strlen(defport);
+	}
+	return oportlen == hportlen && memcmp(oport, hport, hportlen) == 0;
 }

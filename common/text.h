@@ -21,4 +21,17 @@ size_t	utf8_len(const char *s, size_t n);
  * Returns the decoded length, or -1 on a malformed escape. */
 long	pct_decode(char *dst, const char *s, size_t n, int plus_is_space);
 
+/* Splits the n bytes of "host[:port]" ("[v6][:port]"; a Host header, an
+ * Origin's authority, a HOST:PORT spec) in place: the host is the first
+ * *hostlen bytes (brackets kept), the port *portlen bytes at *port, or
+ * *port is NULL when there is none. */
+void	authority_split(const char *a, size_t n, size_t *hostlen,
+	    const char **port, size_t *portlen);
+/* 1 when a browser's Origin ("http[s]://host[:port]") names the Host
+ * header's host: same host name, and the same port when Host carries one
+ * (the scheme's default port when the Origin has none); a Host without a
+ * port, as proxies that pass $host send it, matches any port. Both
+ * daemons judge Origin with this one rule. */
+int	origin_matches_host(const char *origin, const char *host);
+
 #endif

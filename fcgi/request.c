@@ -131,42 +131,20 @@ kv_all_utf8(const struct kv *list)
 	return 1;
 }
 
-/* The host[:port] part of an Origin such as "http://example.com:8080". */
-static const char *
-origin_host(const char *origin, size_t *len)
-{
-	const char *p = strstr(origin, "://");
-
-	if (p == NULL)
-		return NULL;
-	p += 3;
-	*len = strcspn(p, "/");
-	return p;
-}
-
-static int
-same_host(const char *origin, const char *host, const char **rest)
-{
-	const char *h;
-	size_t len;
-
-	h = origin_host(origin, &len);
-	if (h == NULL || len != strlen(host) || strncasecmp(h, host, len) != 0)
-		return 0;
-	if (rest != NULL)
-		*rest = h + len;
-	return 1;
-}
-
 const char *
 req_back_url(const struct req *rq)
 {
-	const char *path;
+	const char *scheme, *path;
+	char *origin;
 
-	if (rq->referer != NULL && same_host(rq->referer, rq->host, &path) &&
-	    url_valid(path, strlen(path)))
-		return path;
-	return "/";
+	if (rq->referer == NULL || (scheme = strstr(rq->referer, "://")) == NULL)
+		return "/";
+	path = scheme + 3 + strcspn(scheme + 3, "/");
+	origin = arena_strndup(rq->arena, rq->referer, (size_t)(path - rq->referer));
+	if (*path == '\0' || !origin_matches_host(origin, rq->host) ||
+	    !url_valid(path, strlen(path)))
+		return "/";
+	return path;
 }
 
 int
@@ -175,5 +153,5 @@ req_cross_site(const struct req *rq)
 	if (rq->fetch_site != NULL && strcmp(rq->fetch_site, "cross-site") == 0)
 		return 1;
 	/* Privacy-sensitive contexts send "Origin: null": not ours. */
-	return rq->origin != NULL && !same_host(rq->origin, rq->host, NULL);
+	return rq->origin != NULL && !origin_matches_host(rq->origin, rq->host);
 }

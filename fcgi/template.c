@@ -731,12 +731,14 @@ map_get(const struct tpl_val *v, const struct part *p)
 static const struct tpl_val *
 lookup(const struct tpl *t, const struct node *n, const struct frame *ctx)
 {
-	const struct part *p = &t->parts[n->name];
+	const struct part *p;
 	const struct tpl_val *v = NULL;
 	size_t i;
 
+	/* {{.}} has no parts, and a template without names no parts array. */
 	if (n->nname == 0)
 		return ctx != NULL ? ctx->val : NULL;
+	p = &t->parts[n->name];
 	for (; ctx != NULL && v == NULL; ctx = ctx->up)
 		v = map_get(ctx->val, p);
 	for (i = 1; i < n->nname && v != NULL; i++)

@@ -1,36 +1,13 @@
 /* Address parsing for --listen and --app, and the one host:port splitter
  * (see addr.h). */
 #include "addr.h"
+#include "text.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
-
-void
-addr_split_authority(const char *a, size_t n, size_t *hostlen,
-    const char **port, size_t *portlen)
-{
-	const char *colon = NULL;
-
-	if (n > 0 && a[0] == '[') {
-		const char *rb = memchr(a, ']', n);
-		if (rb != NULL && (size_t)(rb - a) + 1 < n && rb[1] == ':')
-			colon = rb + 1;
-	} else {
-		colon = memrchr(a, ':', n);
-	}
-	if (colon == NULL) {
-		*hostlen = n;
-		*port = NULL;
-		*portlen = 0;
-	} else {
-		*hostlen = (size_t)(colon - a);
-		*port = colon + 1;
-		*portlen = n - *hostlen - 1;
-	}
-}
 
 int
 addr_parse(const char *spec, struct addr *a, char *err, size_t errlen)
@@ -57,7 +34,7 @@ addr_parse(const char *spec, struct addr *a, char *err, size_t errlen)
 		return 0;
 	}
 	/* The port is the tail of spec, so NUL-terminated as it is. */
-	addr_split_authority(spec, strlen(spec), &hlen, &port, &plen);
+	authority_split(spec, strlen(spec), &hlen, &port, &plen);
 	if (port == NULL || plen == 0) {
 		snprintf(err, errlen, "%s: expected unix:PATH or HOST:PORT", spec);
 		return -1;

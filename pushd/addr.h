@@ -1,7 +1,6 @@
 /* Socket addresses as the command line spells them: "unix:PATH" or
  * "HOST:PORT" ("[V6]:PORT" for IPv6). Resolved once at start-up, before the
- * event loop runs, so nothing resolves names on the loop. Host headers and
- * Origins are split into host and port by the same code. */
+ * event loop runs, so nothing resolves names on the loop. */
 #ifndef KC_ADDR_H
 #define KC_ADDR_H
 #include <stddef.h>
@@ -14,12 +13,6 @@ struct addr {
 
 /* Returns 0, or -1 with the cause in err. */
 int	addr_parse(const char *spec, struct addr *a, char *err, size_t errlen);
-/* Splits the n bytes of "host[:port]" ("[v6][:port]"; a Host header, an
- * Origin's authority, a HOST:PORT spec) in place: the host is the first
- * *hostlen bytes (brackets kept), the port *portlen bytes at *port, or
- * *port is NULL when there is none. */
-void	addr_split_authority(const char *a, size_t n, size_t *hostlen,
-	    const char **port, size_t *portlen);
 /* 1 for loopback IPv4/IPv6 peers and unix sockets. */
 int	addr_is_local(const struct sockaddr *sa);
 

@@ -414,7 +414,7 @@ parse_via(const char *via, char *host, size_t hostsz, char *addr,
 			return -1;
 	memcpy(host, h, n);
 	host[n] = '\0';
-	addr_split_authority(host, n, &hostlen, &port, &portlen);
+	authority_split(host, n, &hostlen, &port, &portlen);
 	snprintf(addr, addrsz, "%s%s", host, port == NULL ? ":80" : "");
 	return 0;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "addr.h"
+#include "text.h"
 #include "ws.h"
 
 enum {
@@ -384,40 +384,6 @@ hs_query_param(const char *query, size_t qlen, const char *name, char *out,
 		i = end + 1;
 	}
 	return -1;
-}
-
-static int
-origin_matches_host(const char *origin, const char *host)
-{
-	const char *auth, *sep, *oport, *hport;
-	size_t alen, ohost, oportlen, hhost, hportlen;
-	const char *defport;
-
-	if (strncasecmp(origin, "http://", 7) == 0) {
-		auth = origin + 7;
-		defport = "80";
-	} else if (strncasecmp(origin, "https://", 8) == 0) {
-		auth = origin + 8;
-		defport = "443";
-	} else {
-		return 0;	/* "null", file:, extensions: never the host */
-	}
-	if ((sep = strchr(auth, '/')) != NULL && sep[1] != '\0')
-		return 0;
-	alen = sep != NULL ? (size_t)(sep - auth) : strlen(auth);
-	addr_split_authority(auth, alen, &ohost, &oport, &oportlen);
-	addr_split_authority(host, strlen(host), &hhost, &hport, &hportlen);
-	if (ohost == 0 || ohost != hhost || strncasecmp(auth, host, ohost) != 0)
-		return 0;
-	/* A Host without a port (a proxy's $host) matches any port; a Host
-	 * with one must agree with the Origin's, explicit or default. */
-	if (hport == NULL)
-		return 1;
-	if (oport == NULL) {
-		oport = defport;
-		oportlen = strlen(defport);
-	}
-	return oportlen == hportlen && memcmp(oport, hport, hportlen) == 0;
 }
 
 static int

@@ -20,6 +20,7 @@
 #include <event2/event_struct.h>
 
 #include "addr.h"
+#include "text.h"
 #include "buf.h"
 #include "clock.h"
 #include "fcgi_codec.h"
@@ -422,7 +423,7 @@ rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
 		host = "localhost";
 	/* SERVER_NAME and SERVER_PORT from the Host value; a port is its
 	 * tail, so it is NUL-terminated as it is. */
-	addr_split_authority(host, strlen(host), &hostlen, &port, &portlen);
+	authority_split(host, strlen(host), &hostlen, &port, &portlen);
 	snprintf(name, sizeof(name), "%.*s", (int)hostlen, host);
 	if (port == NULL)
 		port = "80";

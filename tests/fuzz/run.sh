@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds each libFuzzer target with clang (fuzzer, ASan, UBSan) into a
 # temporary directory and runs it for at most SECONDS_EACH seconds (default
-# 20) from its seed corpus in tests/fuzz/corpus/<target>/. Prints one TAP-style
+# 12) from its seed corpus in tests/fuzz/corpus/<target>/. Prints one TAP-style
 # line per target, "ok - fuzz_<name>: N runs" or "not ok - ...", and exits
 # non-zero if any target failed to build or found a crash (the crashing
 # input is kept in $FUZZ_OUT, default test-output/fuzz, and its path printed).
@@ -9,7 +9,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-secs=${1:-20}
+secs=${1:-12}
 out=${FUZZ_OUT:-$root/test-output/fuzz}
 cc=${CLANG:-clang}
 
@@ -22,20 +22,25 @@ mkdir -p "$out"
 
 cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -I"$root" -I"$root/common")
-common=("$root/common/xmalloc.c" "$root/common/buf.c" "$root/common/text.c")
+common=("$root/common/xmalloc.c" "$root/common/buf.c" "$root/common/text.c"
+	"$root/common/arena.c")
 
 # target -> its sources and libraries
 declare -A srcs=(
-	[fuzz_handshake]="$root/pushd/handshake.c $root/pushd/ws.c $root/pushd/addr.c"
+	[fuzz_handshake]="$root/pushd/handshake.c $root/pushd/ws.c"
 	[fuzz_fcgi_response]="$root/pushd/fcgi_codec.c"
+	[fuzz_form]="$root/fcgi/request.c"
+	[fuzz_template]="$root/fcgi/template.c"
 )
 declare -A libs=(
 	[fuzz_handshake]="-lwslay -lcrypto"
 	[fuzz_fcgi_response]=""
+	[fuzz_form]=""
+	[fuzz_template]=""
 )
 
 status=0
-for t in fuzz_handshake fuzz_fcgi_response; do
+for t in fuzz_handshake fuzz_fcgi_response fuzz_form fuzz_template; do
 	bin=$work/$t
 	# shellcheck disable=SC2086
 	if ! "$cc" "${cflags[@]}" -o "$bin" "$here/$t.c" ${srcs[$t]} "${common[@]}" \

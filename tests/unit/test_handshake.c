@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pushd/addr.h"
+#include "text.h"
 #include "pushd/handshake.h"
 #include "tap.h"
 
@@ -358,7 +359,7 @@ test_split_authority(void)
 		const char *port;
 		int same;
 
-		addr_split_authority(t[i].in, strlen(t[i].in), &hostlen, &port,
+		authority_split(t[i].in, strlen(t[i].in), &hostlen, &port,
 		    &portlen);
 		same = hostlen == strlen(t[i].host) &&
 		    memcmp(t[i].in, t[i].host, hostlen) == 0;

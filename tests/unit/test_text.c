@@ -79,5 +79,18 @@ main(void)
 	ok(pct_decode(dst, "%4", 2, 1) == -1, "truncated escape refused");
 	ok(pct_decode(dst, "%zz", 3, 1) == -1, "non-hex escape refused");
 	ok(pct_decode(dst, "", 0, 1) == 0 && dst[0] == '\0', "empty input");
+	ok(origin_matches_host("http://example.com:8080", "example.com:8080"), "same host and port");
+	ok(origin_matches_host("HTTP://Example.COM:8080", "example.com:8080"), "case-insensitive");
+	ok(origin_matches_host("http://example.com", "example.com:80"), "http default port");
+	ok(origin_matches_host("https://example.com", "example.com:443"), "https default port");
+	ok(!origin_matches_host("https://example.com", "example.com:80"), "https is not port 80");
+	ok(origin_matches_host("http://example.com:8080", "example.com"), "Host without port (proxy $host) matches any port");
+	ok(!origin_matches_host("http://example.com:9090", "example.com:8080"), "other port refused");
+	ok(!origin_matches_host("http://evil.example", "example.com"), "other host refused");
+	ok(!origin_matches_host("http://example.com.evil", "example.com"), "suffix trick refused");
+	ok(!origin_matches_host("null", "example.com"), "Origin null refused");
+	ok(!origin_matches_host("file://", "example.com"), "file: refused");
+	ok(!origin_matches_host("http://example.com/path", "example.com"), "an Origin has no path");
+	ok(origin_matches_host("http://[::1]:8080", "[::1]:8080"), "IPv6 literal");
 	return tap_done();
 }
