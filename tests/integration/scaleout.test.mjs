@@ -74,7 +74,9 @@ function has(c, text) {
 before(async () => {
 	mkdirSync(dir, { recursive: true });
 	const fcgi = spawnLogged('fcgi-b', `${kc.KC_BIN}/keycast-fcgi`, ['--listen', `unix:${fcgiB}`,
-		'--workers', '3', '--db', kc.KC_CONNINFO, '--templates', `${env.root}/templates`]);
+		// Sized like pool A: nginx's cached connections (2 per nginx
+		// worker) plus pushd B's render connections must stay below it.
+		'--workers', kc.KC_FCGI_WORKERS, '--db', kc.KC_CONNINFO, '--templates', `${env.root}/templates`]);
 	await until('second keycast-fcgi pool', () => {
 		try { return statSync(fcgiB).isSocket(); } catch { return false; }
 	});
