@@ -315,6 +315,10 @@ broadcast(struct hub_url *u, struct ws_frame *f)
 	u->busy++;
 	for (m = u->head; m != NULL; m = next) {
 		next = m->next;
+		/* Members are scattered over the heap: start loading the next
+		 * one while this send runs (the loop stalled on m->next). */
+		if (next != NULL)
+			__builtin_prefetch(next);
 		h->ops->send(h->arg, m, f);
 	}
 	u->busy--;
