@@ -47,7 +47,13 @@ struct ctrl {
 };
 
 struct conn {
+	/* What a broadcast touches for every client comes first, on as few
+	 * cache lines as possible (the fan-out loop is memory-bound). */
+	struct hub_member	 m;
 	struct srv		*s;
+	struct ws_frame		*cur;		/* being written */
+	struct ws_frame		*pending;	/* the next data frame */
+	struct ctrl		*ctrl_head, *ctrl_tail;
 	int			 fd;
 	enum phase		 phase;
 	unsigned		 dead : 1;
@@ -57,8 +63,8 @@ struct conn {
 	unsigned		 closing_sent : 1; /* close frame or answer queued */
 	unsigned		 shut_wr : 1;	/* our side is shut down */
 	unsigned		 ws : 1;	/* upgraded: bytes count as sent */
-	struct event		 rev, wev;
-	struct hub_member	 m;
+	unsigned		 nctrl;
+	size_t			 off;
 	struct conn		*prev, *next;	/* phase list; reap list */
 	struct conn		*bprev, *bnext;	/* blocked list */
 	int64_t			 due;		/* the phase's deadline */
@@ -67,11 +73,7 @@ struct conn {
 						   while blocked */
 	struct hs_parser	*hs;		/* a head split over reads */
 	struct ws_in		*in;		/* while a frame is parsed */
-	struct ws_frame		*cur;		/* being written */
-	size_t			 off;
-	struct ws_frame		*pending;	/* the next data frame */
-	struct ctrl		*ctrl_head, *ctrl_tail;
-	unsigned		 nctrl;
+	struct event		 rev, wev;
 };
 
 struct clist {
