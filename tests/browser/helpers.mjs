@@ -121,6 +121,16 @@ export const rtState = (page) =>
 
 export const countOf = async (page) => Number(await page.textContent('#count'));
 
+// Bumps the counter from psql (the trigger path) and waits until page shows
+// the new value, which it returns: proof that its socket is live and morphing.
+export async function bumpAndSee(page) {
+	const v = await countOf(page);
+	await psql("UPDATE counters SET value = value + 1 WHERE name = 'global'");
+	await page.waitForFunction((n) => Number(document.querySelector('#count').textContent) === n,
+		v + 1, { timeout: 2000, polling: 10 });
+	return v + 1;
+}
+
 // The page was neither reloaded nor navigated since open().
 export async function stillSamePage(page) {
 	const marker = await page.evaluate(() => window.__kcMarker);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, countOf, stillSamePage, until, metric, psql,
 	room, delay, postMessage,
-	dropRoom, BASE, waitState,
+	dropRoom, BASE, waitState, bumpAndSee,
 } from './helpers.mjs';
 
 let browser;
@@ -163,10 +163,7 @@ test('5. initRealtimeClient called again returns the running client: still one W
 		assert.equal(p.rec.sockets.length, 1, 'the page opened exactly one WebSocket');
 		assert.equal(await metric('keycast_clients'), clientsBefore, 'pushd has no extra client');
 		// It still works.
-		const v = await p.evaluate(() => Number(document.querySelector('#count').textContent));
-		await psql("UPDATE counters SET value = value + 1 WHERE name = 'global'");
-		await p.waitForFunction((n) => Number(document.querySelector('#count').textContent) === n,
-			v + 1, { timeout: 2000, polling: 10 });
+		await bumpAndSee(p);
 		assert.deepEqual(p.rec.errors, []);
 	} finally {
 		await closeAll([p]);
@@ -201,10 +198,7 @@ test('data-rt-manual: no auto-start; initRealtimeClient({ key, url, root }) wire
 		await waitState(p, 'live');
 		assert.equal(p.rec.sockets.length, 1);
 		assert.match(p.rec.sockets[0].url(), /\/__realtime\?key=%2Fcounter&url=%2Fcounter$/);
-		const v = await countOf(p);
-		await psql("UPDATE counters SET value = value + 1 WHERE name = 'global'");
-		await p.waitForFunction((n) => Number(document.querySelector('#count').textContent) === n,
-			v + 1, { timeout: 2000, polling: 10 });
+		await bumpAndSee(p);
 		assert.deepEqual(p.rec.errors, []);
 	} finally {
 		await closeAll([p]);
