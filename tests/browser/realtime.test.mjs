@@ -151,7 +151,8 @@ test('5. initRealtimeClient called again returns the running client: still one W
 		const clientsBefore = await metric('keycast_clients');
 		const r = await p.evaluate(() => {
 			const first = window.initRealtimeClient({ key: '/counter' });
-			const second = window.initRealtimeClient();
+			// Another key too: one socket per page, whatever the caller asks.
+			const second = window.initRealtimeClient({ key: '/chat/elsewhere', url: '/chat/elsewhere' });
 			return { same: first === second, key: first.key, url: first.url, state: first.state };
 		});
 		assert.deepEqual(r, { same: true, key: '/counter', url: '/counter', state: 'live' });

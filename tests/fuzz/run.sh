@@ -6,6 +6,7 @@
 # non-zero if any target failed to build or found a crash (the crashing
 # input is kept in $FUZZ_OUT, default test-output/fuzz, and its path printed).
 #   usage: tests/fuzz/run.sh [SECONDS_EACH]
+#          tests/fuzz/run.sh --list     (the targets, one per line)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -13,6 +14,8 @@ secs=${1:-12}
 out=${FUZZ_OUT:-$root/test-output/fuzz}
 cc=${CLANG:-clang}
 
+targets=(fuzz_handshake fuzz_fcgi_response fuzz_form fuzz_template)
+if [ "$secs" = --list ]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 case $secs in ''|*[!0-9]*) echo "usage: $0 [SECONDS_EACH]" >&2; exit 2 ;; esac
 command -v "$cc" >/dev/null || { echo "not ok - fuzz: $cc not found (apt-get install clang libclang-rt-dev)"; exit 1; }
 
@@ -40,7 +43,7 @@ declare -A libs=(
 )
 
 status=0
-for t in fuzz_handshake fuzz_fcgi_response fuzz_form fuzz_template; do
+for t in "${targets[@]}"; do
 	bin=$work/$t
 	# shellcheck disable=SC2086
 	if ! "$cc" "${cflags[@]}" -o "$bin" "$here/$t.c" ${srcs[$t]} "${common[@]}" \

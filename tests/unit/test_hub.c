@@ -42,9 +42,11 @@ test_join_leave(void)
 	ok(c.sends == 0 && d.sends == 0, "other urls got nothing");
 
 	hub_leave(&b.m);
-	ok(b.m.url == NULL && u != NULL, "leave");
+	ok(b.m.url == NULL && a.m.url == u && a.m.next == NULL && a.m.prev == NULL,
+	    "leave: b detached, a alone on the url");
 	hub_leave(&b.m);
-	ok(1, "leaving twice is a no-op");
+	ok(b.m.url == NULL && a.m.url == u && a.m.next == NULL && a.m.prev == NULL,
+	    "leaving twice is a no-op: a untouched");
 	ok(JOIN(h, &b, "/counter", "/counter") == 0 && b.sends == 2 &&
 	    fake.renders == 3, "rejoin gets the cached frame, no render");
 
