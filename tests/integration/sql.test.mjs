@@ -6,7 +6,7 @@
 // never scans messages and lobby, help and random stay listed.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { env, psql, listen, request } from './lib.mjs';
+import { env, psql, listen, request, pgConnect } from './lib.mjs';
 import { connect, countOf, closeAll } from './ws.mjs';
 
 const run = Date.now().toString(36);
@@ -80,6 +80,27 @@ describe('per-room counts', () => {
 		assert.equal(countMismatches(), '0', 'after TRUNCATE');
 		assert.equal(psql("SELECT string_agg(name, ',' ORDER BY name) FROM rooms"), 'help,lobby,random',
 			'after TRUNCATE only the pinned rooms are left');
+	});
+});
+
+describe('per-room counts under concurrent writers', () => {
+	test('8 connections posting and deleting in the same rooms at once leave the counts exact', async () => {
+		const rooms = [0, 1, 2].map((i) => `race-${i}-${run}`);
+		const conns = await Promise.all(Array.from({ length: 8 }, () => pgConnect()));
+		try {
+			await Promise.all(conns.map(async (c, w) => {
+				for (let i = 0; i < 40; i++) {
+					const room = rooms[(w + i) % rooms.length];
+					if (w === 0 && i % 4 === 3)
+						await c.query('DELETE FROM messages WHERE id = (SELECT min(id) FROM messages WHERE room = $1)', [room]);
+					else
+						await c.query("INSERT INTO messages (room, author, body) VALUES ($1, 'race', $2)", [room, `w${w} ${i}`]);
+				}
+			}));
+		} finally {
+			await Promise.all(conns.map((c) => c.end()));
+		}
+		assert.equal(countMismatches(), '0');
 	});
 });
 
