@@ -1,4 +1,5 @@
-/* Key, url and UTF-8 validation and percent-decoding (see text.h). */
+/* Key, url and UTF-8 validation, percent-decoding and the origin rule (see
+ * text.h). */
 #include "text.h"
 
 #include <string.h>
@@ -147,36 +148,71 @@ authority_split(const char *a, size_t n, size_t *hostlen,
 	}
 }
 
-int
-origin_matches_host(const char *origin, const char *host)
+/* The port of an authority as a number, the default when it has none (or
+ * an empty one, RFC 3986 3.2.3); -1 when it is not 1..65535. */
+static long
+port_or_default(const char *port, size_t n, long dflt)
 {
-	const char *auth, *sep, *oport, *hport;
-	size_t alen, ohost, oportlen, hhost, hportlen;
-	const char *defport;
+	long v = 0;
 
-	if (strncasecmp(origin, "http://", 7) == 0) {
-		auth = origin + 7;
-		defport = "80";
-	} else if (strncasecmp(origin, "https://", 8) == 0) {
-		auth = origin + 8;
-		defport = "443";
-	} else {
-		return 0;	/* "null", file:, extensions: never the host */
+	if (port == NULL || n == 0)
+		return dflt;
+	if (n > 5)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (port[i] < '0' || port[i] > '9')
+			return -1;
+		v = v * 10 + (port[i] - '0');
 	}
-	if ((sep = strchr(auth, '/')) != NULL && sep[1] != '\0')
+	return v >= 1 && v <= 65535 ? v : -1;
+}
+
+/* The default port of "http" or "https" (any case), else -1. */
+static long
+scheme_port(const char *s, size_t n)
+{
+	if (n == 4 && strncasecmp(s, "http", 4) == 0)
+		return 80;
+	if (n == 5 && strncasecmp(s, "https", 5) == 0)
+		return 443;
+	return -1;
+}
+
+int
+origin_same(const char *origin, const char *scheme, const char *host)
+{
+	const char *sep, *auth, *oport, *hport;
+	size_t slen, alen, ohost, oportlen, hhost, hportlen;
+	long dflt, op, hp;
+
+	if ((sep = strstr(origin, "://")) == NULL)
+		return 0;	/* "null" */
+	slen = (size_t)(sep - origin);
+	dflt = scheme_port(origin, slen);
+	if (dflt < 0 || slen != strlen(scheme) ||
+	    strncasecmp(origin, scheme, slen) != 0)
 		return 0;
+	auth = sep + 3;
+	if ((sep = strchr(auth, '/')) != NULL && sep[1] != '\0')
+		return 0;	/* an Origin has no path */
 	alen = sep != NULL ? (size_t)(sep - auth) : strlen(auth);
 	authority_split(auth, alen, &ohost, &oport, &oportlen);
 	authority_split(host, strlen(host), &hhost, &hport, &hportlen);
 	if (ohost == 0 || ohost != hhost || strncasecmp(auth, host, ohost) != 0)
 		return 0;
-	/* A Host without a port (a proxy's $host) matches any port; a Host
-	 * with one must agree with the Origin's, explicit or default. */
-	if (hport == NULL)
-		return 1;
-	if (oport == NULL) {
-		oport = defport;
-		oportlen = strlen(defport);
-	}
-	return oportlen == hportlen && memcmp(oport, hport, hportlen) == 0;
+	op = port_or_default(oport, oportlen, dflt);
+	hp = port_or_default(hport, hportlen, dflt);
+	return op > 0 && op == hp;
+}
+
+int
+origin_request_ok(const char *origin, const char *fetch_site,
+    const char *scheme, const char *host)
+{
+	/* same-site is a sibling host (another port, another subdomain): a
+	 * page there must not act here. */
+	if (fetch_site != NULL && strcmp(fetch_site, "same-origin") != 0 &&
+	    strcmp(fetch_site, "none") != 0)
+		return 0;
+	return origin == NULL || origin_same(origin, scheme, host);
 }

@@ -1,6 +1,7 @@
 /* Validation of the strings that cross process boundaries: keys and page
- * urls (DESIGN contracts), UTF-8 text, and percent-decoding. Pure functions,
- * shared by keycast-fcgi and keycast-pushd so both refuse the same input. */
+ * urls (DESIGN contracts), UTF-8 text, percent-decoding, and the origin
+ * rule. Pure functions, shared by keycast-fcgi and keycast-pushd so both
+ * refuse the same input. */
 #ifndef KC_TEXT_H
 #define KC_TEXT_H
 #include <stddef.h>
@@ -27,11 +28,19 @@ long	pct_decode(char *dst, const char *s, size_t n, int plus_is_space);
  * *port is NULL when there is none. */
 void	authority_split(const char *a, size_t n, size_t *hostlen,
 	    const char **port, size_t *portlen);
-/* 1 when a browser's Origin ("http[s]://host[:port]") names the Host
- * header's host: same host name, and the same port when Host carries one
- * (the scheme's default port when the Origin has none); a Host without a
- * port, as proxies that pass $host send it, matches any port. Both
- * daemons judge Origin with this one rule. */
-int	origin_matches_host(const char *origin, const char *host);
+/* The one origin rule: both daemons judge browser requests with these.
+ * scheme is how the request reached us ("http" or "https": HTTPS or
+ * REQUEST_SCHEME in FastCGI, X-Forwarded-Proto from the proxy at pushd),
+ * host its Host header. origin_same: 1 when origin ("scheme://host[:port]"
+ * as a browser sends it) is exactly that origin: same scheme, host name
+ * and port, the scheme's default port implied on either side. "null",
+ * file: and any other scheme never are. */
+int	origin_same(const char *origin, const char *scheme, const char *host);
+/* 1 when a request comes from the page's own origin as far as a browser
+ * says: Sec-Fetch-Site, when sent, is "same-origin" or "none" (a typed
+ * address), and Origin, when sent, is origin_same. NULL stands for a
+ * header not sent; a client that sends neither is no browser and passes. */
+int	origin_request_ok(const char *origin, const char *fetch_site,
+	    const char *scheme, const char *host);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *
 env_or(req_getenv_fn get, void *ctx, const char *name, const char *dflt)
@@ -17,7 +18,7 @@ env_or(req_getenv_fn get, void *ctx, const char *name, const char *dflt)
 int
 req_init(struct req *rq, struct arena *a, req_getenv_fn get, void *ctx)
 {
-	const char *uri, *q, *cl, *xk, *rk;
+	const char *uri, *q, *cl, *xk, *rk, *https, *scheme;
 	char *path;
 	long n;
 
@@ -45,13 +46,22 @@ req_init(struct req *rq, struct arena *a, req_getenv_fn get, void *ctx)
 		return 400;
 
 	rq->host = env_or(get, ctx, "HTTP_HOST", "");
+	/* As the web server saw it; nginx and lighttpd send both. */
+	https = get(ctx, "HTTPS");
+	scheme = get(ctx, "REQUEST_SCHEME");
+	if (https != NULL && https[0] != '\0' && strcasecmp(https, "off") != 0)
+		rq->scheme = "https";
+	else
+		rq->scheme = scheme != NULL && scheme[0] != '\0' ? scheme : "http";
 	rq->origin = get(ctx, "HTTP_ORIGIN");
 	rq->fetch_site = get(ctx, "HTTP_SEC_FETCH_SITE");
 	rq->referer = get(ctx, "HTTP_REFERER");
 	rq->content_type = env_or(get, ctx, "CONTENT_TYPE", "");
 	xk = get(ctx, "HTTP_X_KEYCAST");
 	rq->xkeycast = xk != NULL && strcmp(xk, "1") == 0;
-	rk = get(ctx, "HTTP_X_KEYCAST_RENDER");
+	/* Never an HTTP_ name: lighttpd builds HTTP_X_KEYCAST_RENDER from
+	 * X_Keycast_Render: and X-Keycast.Render: too, beyond a site's reach. */
+	rk = get(ctx, "KEYCAST_RENDER");
 	rq->render_key = rk != NULL && rk[0] != '\0' ? rk : NULL;
 	cl = get(ctx, "CONTENT_LENGTH");
 	if (cl != NULL && cl[0] != '\0') {
@@ -141,7 +151,7 @@ req_back_url(const struct req *rq)
 		return "/";
 	path = scheme + 3 + strcspn(scheme + 3, "/");
 	origin = arena_strndup(rq->arena, rq->referer, (size_t)(path - rq->referer));
-	if (*path == '\0' || !origin_matches_host(origin, rq->host) ||
+	if (*path == '\0' || !origin_same(origin, rq->scheme, rq->host) ||
 	    !url_valid(path, strlen(path)))
 		return "/";
 	return path;
@@ -150,8 +160,6 @@ req_back_url(const struct req *rq)
 int
 req_cross_site(const struct req *rq)
 {
-	if (rq->fetch_site != NULL && strcmp(rq->fetch_site, "cross-site") == 0)
-		return 1;
-	/* Privacy-sensitive contexts send "Origin: null": not ours. */
-	return rq->origin != NULL && !origin_matches_host(rq->origin, rq->host);
+	return !origin_request_ok(rq->origin, rq->fetch_site, rq->scheme,
+	    rq->host);
 }

@@ -32,11 +32,13 @@ struct req {
 	const char	*path;		/* decoded path */
 	const char	*query;		/* raw query, "" when none */
 	const char	*host;
+	const char	*scheme;	/* "https" (HTTPS set), else REQUEST_SCHEME,
+					 * else "http" */
 	const char	*origin;	/* NULL when absent */
 	const char	*fetch_site;	/* Sec-Fetch-Site, NULL when absent */
 	const char	*referer;	/* NULL when absent */
 	const char	*content_type;
-	const char	*render_key;	/* X-Keycast-Render from pushd, or NULL */
+	const char	*render_key;	/* KEYCAST_RENDER from pushd, or NULL */
 	int		 xkeycast;	/* X-Keycast: 1 (fetch from keycast.js) */
 	long long	 content_length;
 	const char	*body;
@@ -64,8 +66,9 @@ int		 kv_all_utf8(const struct kv *list);
 /* The path of a same-origin Referer (where a refused form came from),
  * else "/". */
 const char	*req_back_url(const struct req *rq);
-/* 1 when a POST comes from another site (Origin host differs from Host,
- * or the browser says Sec-Fetch-Site: cross-site). */
+/* 1 when a POST does not come from the page's own origin (the rule of
+ * origin_request_ok: Sec-Fetch-Site other than same-origin/none, or an
+ * Origin other than scheme://Host). */
 int		 req_cross_site(const struct req *rq);
 
 #endif

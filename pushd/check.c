@@ -353,7 +353,7 @@ check_render(struct check *c)
 	} else if (is_whole_page(w.body, w.res.len)) {
 		report(c, FAILED, link, "keycast-fcgi at %s answered %s with a "
 		    "whole page, not a fragment: does the app honour "
-		    "HTTP_X_KEYCAST_RENDER?", o->app, o->url);
+		    "KEYCAST_RENDER?", o->app, o->url);
 	} else if (hub_verdict(200, w.body, w.res.len, &code) == HUB_DROP) {
 		report(c, FAILED, link, "keycast-fcgi at %s answered %s with a "
 		    "fragment that is not valid UTF-8: pushd does not send it",

@@ -34,6 +34,8 @@ enum {
 	F_CONNECTION,
 	F_WS_KEY,
 	F_WS_VERSION,
+	F_FETCH_SITE,
+	F_FWD_PROTO,
 };
 
 static const struct {
@@ -46,6 +48,8 @@ static const struct {
 	{ "connection", F_CONNECTION },
 	{ "sec-websocket-key", F_WS_KEY },
 	{ "sec-websocket-version", F_WS_VERSION },
+	{ "sec-fetch-site", F_FETCH_SITE },
+	{ "x-forwarded-proto", F_FWD_PROTO },
 };
 
 void
@@ -112,6 +116,14 @@ set_once(char *dst, int *seen, const char *v, size_t n)
 	return 0;
 }
 
+/* set_once into a short field (dstsz bytes): a longer value is kept as ""
+ * ("sent, but none of the values we know"). */
+static int
+set_short(char *dst, size_t dstsz, int *seen, const char *v, size_t n)
+{
+	return set_once(dst, seen, v, n < dstsz ? n : 0);
+}
+
 /* A header line ended: keep what we need from it. */
 static int
 end_field(struct hs_parser *p)
@@ -128,6 +140,12 @@ end_field(struct hs_parser *p)
 		return set_once(p->origin, &p->has_origin, v, n);
 	case F_WS_KEY:
 		return set_once(p->ws_key, &p->has_ws_key, v, n);
+	case F_FETCH_SITE:
+		return set_short(p->fetch_site, sizeof(p->fetch_site),
+		    &p->has_fetch_site, v, n);
+	case F_FWD_PROTO:
+		return set_short(p->fwd_proto, sizeof(p->fwd_proto),
+		    &p->has_fwd_proto, v, n);
 	case F_UPGRADE:
 		if (list_has(v, n, "websocket"))
 			p->upgrade_websocket = 1;
@@ -451,14 +469,19 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 		return refuse(status, why, 400, "url must be a path starting "
 		    "with / (at most 1 KiB, no scheme or host)");
 	u->url_len = (size_t)n;
-	if (p->has_origin) {
-		int allowed = origin_matches_host(p->origin, p->host);
+	/* pushd speaks plain HTTP: an https page reaches it through a proxy,
+	 * which says so in X-Forwarded-Proto (the shipped sites set it). */
+	if (!origin_request_ok(p->has_origin ? p->origin : NULL,
+	    p->has_fetch_site ? p->fetch_site : NULL,
+	    p->has_fwd_proto ? p->fwd_proto : "http", p->host)) {
+		int allowed = 0;
 
-		for (size_t i = 0; !allowed && i < nallow; i++)
+		for (size_t i = 0; p->has_origin && !allowed && i < nallow; i++)
 			allowed = strcasecmp(p->origin, allow[i]) == 0;
 		if (!allowed)
-			return refuse(status, why, 403,
-			    "Origin does not match Host or --allow-origin");
+			return refuse(status, why, 403, "Origin is not the "
+			    "page's own (scheme, Host and port) nor an "
+			    "--allow-origin");
 	}
 	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0)
 		return refuse(status, why, 500,

@@ -42,7 +42,10 @@ struct hs_parser {
 	char	 host[HS_FIELD_MAX + 1];
 	char	 origin[HS_FIELD_MAX + 1];
 	char	 ws_key[HS_FIELD_MAX + 1];
-	int	 has_host, has_origin, has_ws_key;
+	char	 fetch_site[16];	/* Sec-Fetch-Site; "" when too long */
+	char	 fwd_proto[8];		/* X-Forwarded-Proto; "" when too long */
+	int	 has_host, has_origin, has_ws_key, has_fetch_site,
+		 has_fwd_proto;
 	int	 upgrade_websocket;	/* Upgrade: lists "websocket" */
 	int	 connection_upgrade;	/* Connection: lists "upgrade" */
 	int	 ws_version;		/* Sec-WebSocket-Version, -1 absent,
@@ -71,9 +74,10 @@ struct hs_upgrade {
 };
 
 /* Checks a complete head routed to HS_REALTIME as RFC 6455 4.2.1 and
- * DESIGN ask. Origin must match Host (host names equal, and ports equal
- * when Host has one) or equal one of allow[0..nallow); a request without
- * Origin comes from a non-browser client and passes. Returns 0 and fills
+ * DESIGN ask. The request must pass origin_request_ok (the scheme from
+ * X-Forwarded-Proto, else http) or carry an Origin equal to one of
+ * allow[0..nallow); a request without Origin nor Sec-Fetch-Site comes from
+ * a non-browser client and passes. Returns 0 and fills
  * u, or -1 with the status to refuse with (400, 403, 405, 426, 500) in
  * *status and the reason in *why. */
 int	 hs_upgrade_check(const struct hs_parser *p, char *const *allow,

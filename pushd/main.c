@@ -309,7 +309,7 @@ usage(FILE *f)
 "                       defaults and PG* variables)\n"
 "  --channel NAME       NOTIFY channel (default keycast)\n"
 "  --allow-origin ORIGIN  also accept this Origin (repeatable); by default\n"
-"                       the Origin must match the Host header\n"
+"                       the Origin must be X-Forwarded-Proto (or http)://Host\n"
 "  --host HOST          HTTP_HOST of render requests (default: the Host the\n"
 "                       first client of each url sent)\n"
 "  --max-clients N      WebSocket clients before upgrades get 503 (default:\n"

@@ -441,7 +441,7 @@ rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
 			{ "PATH_INFO", "" },
 			{ "QUERY_STRING", q != NULL ? q + 1 : "" },
 			{ "HTTP_HOST", host },
-			{ "HTTP_X_KEYCAST_RENDER", key },
+			{ "KEYCAST_RENDER", key },
 		};
 
 		buf_init(&j->req);

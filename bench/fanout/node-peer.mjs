@@ -124,7 +124,7 @@ async function render(e) {
 			SERVER_NAME: name, SERVER_PORT: port || '80', REMOTE_ADDR: '127.0.0.1',
 			REQUEST_METHOD: 'GET', REQUEST_URI: e.url, SCRIPT_NAME: q < 0 ? e.url : e.url.slice(0, q),
 			PATH_INFO: '', QUERY_STRING: q < 0 ? '' : e.url.slice(q + 1), HTTP_HOST: e.host,
-			HTTP_X_KEYCAST_RENDER: e.key,
+			KEYCAST_RENDER: e.key,
 		});
 		renders++;
 		if (r.status === 200) {

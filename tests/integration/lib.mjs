@@ -205,8 +205,9 @@ export function fcgiRequest(params, { stdin = '', socket = env.fcgiSocket, timeo
 }
 
 // An HTTP-like request over FastCGI with the CGI variables a web server
-// sends; headers become HTTP_* variables (X-Keycast-Render -> HTTP_X_KEYCAST_RENDER).
-export function fcgiHttp(method, uri, { headers = {}, ...opts } = {}) {
+// sends; headers become HTTP_* variables (X-Keycast -> HTTP_X_KEYCAST),
+// params are added as they are (KEYCAST_RENDER, HTTPS).
+export function fcgiHttp(method, uri, { headers = {}, params: extra = {}, ...opts } = {}) {
 	const q = uri.indexOf('?');
 	const params = {
 		GATEWAY_INTERFACE: 'CGI/1.1',
@@ -220,7 +221,7 @@ export function fcgiHttp(method, uri, { headers = {}, ...opts } = {}) {
 	};
 	for (const [name, value] of Object.entries(headers))
 		params[`HTTP_${name.toUpperCase().replaceAll('-', '_')}`] = value;
-	return fcgiRequest(params, opts);
+	return fcgiRequest({ ...params, ...extra }, opts);
 }
 
 

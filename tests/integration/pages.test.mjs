@@ -287,7 +287,7 @@ describe('requests straight to the FastCGI socket', () => {
 	for (const [url, key] of [['/', 'global'], ['/counter', '/counter'], ['/chat/lobby', '/chat/lobby']]) {
 		test(`a render request for ${url} gets the fragment alone, the one the page wraps`, async () => {
 			const page = await fcgiHttp('GET', url);
-			const frag = await fcgiHttp('GET', url, { headers: { 'X-Keycast-Render': key } });
+			const frag = await fcgiHttp('GET', url, { params: { KEYCAST_RENDER: key } });
 			assert.equal(page.status, 200);
 			assert.equal(frag.status, 200);
 			assert.ok(frag.body.length > 0, 'empty fragment');
@@ -298,7 +298,7 @@ describe('requests straight to the FastCGI socket', () => {
 	}
 
 	test('the counter fragment carries the current value', async () => {
-		const frag = await fcgiHttp('GET', '/counter', { headers: { 'X-Keycast-Render': '/counter' } });
+		const frag = await fcgiHttp('GET', '/counter', { params: { KEYCAST_RENDER: '/counter' } });
 		assert.equal(shownCount(frag.body), dbCounter());
 	});
 

@@ -295,8 +295,30 @@ test_upgrade_refusals(void)
 	    &why) == 403, "foreign Origin: 403");
 	ok(check(variant("Origin:", "Origin: http://example.com:9999\r\n"), NULL,
 	    0, &u, &why) == 403, "other port: 403");
-	ok(check(variant("Origin:", "Origin: https://EXAMPLE.com:8080\r\n"), NULL,
+	ok(check(variant("Origin:", "Origin: http://EXAMPLE.com:8080\r\n"), NULL,
 	    0, &u, &why) == 0, "host names compare without case");
+	ok(check(variant("Origin:", "Origin: https://example.com:8080\r\n"), NULL,
+	    0, &u, &why) == 403, "https Origin on a plain request: 403");
+	ok(check(variant("Origin:", "Origin: https://example.com:8080\r\n"
+	    "X-Forwarded-Proto: https\r\n"), NULL, 0, &u, &why) == 0,
+	    "https Origin, the proxy says https: accepted");
+	ok(check(variant("Origin:", "Origin: http://example.com:8080\r\n"
+	    "X-Forwarded-Proto: https\r\n"), NULL, 0, &u, &why) == 403,
+	    "http Origin, the proxy says https: 403");
+	ok(check(variant("Origin:", "Origin: https://example.com:8080\r\n"
+	    "X-Forwarded-Proto: httpsxxxxxxxxxxx\r\n"), NULL, 0, &u, &why) == 403,
+	    "overlong X-Forwarded-Proto: 403");
+	ok(check(variant("Origin:", "Origin: http://example.com:8080\r\n"
+	    "Sec-Fetch-Site: same-site\r\n"), NULL, 0, &u, &why) == 403,
+	    "Sec-Fetch-Site same-site: 403");
+	ok(check(variant("Origin:", "Origin: http://example.com:8080\r\n"
+	    "Sec-Fetch-Site: same-origin\r\n"), NULL, 0, &u, &why) == 0,
+	    "Sec-Fetch-Site same-origin: accepted");
+	ok(check(variant("Origin:", "Sec-Fetch-Site: cross-site\r\n"), NULL, 0,
+	    &u, &why) == 403, "Sec-Fetch-Site cross-site without Origin: 403");
+	ok(check(variant("Origin:", "Origin: https://app.example.org\r\n"
+	    "Sec-Fetch-Site: cross-site\r\n"), allow, 1, &u, &why) == 0,
+	    "allow-listed Origin from another site: accepted");
 	ok(check(variant("Origin:", "Origin: null\r\n"), NULL, 0, &u, &why) ==
 	    403, "Origin null: 403");
 	ok(check(variant("Origin:", ""), NULL, 0, &u, &why) == 0,
@@ -306,8 +328,8 @@ test_upgrade_refusals(void)
 	ok(check(variant("Origin:", "Origin: https://app.example.org\r\n"), NULL,
 	    0, &u, &why) == 403, "same Origin without the allow-list: 403");
 	strcpy(head, variant("Host:", "Host: example.com\r\n"));
-	ok(check(head, NULL, 0, &u, &why) == 0,
-	    "Host without port matches any Origin port");
+	ok(check(head, NULL, 0, &u, &why) == 403,
+	    "Host without port is port 80, not the Origin's 8080: 403");
 	strcpy(head, variant("Host:", "Host: example.com:80\r\n"));
 	ok(check(variant("Origin:", "Origin: http://example.com\r\n"), NULL, 0,
 	    &u, &why) == 403 && check(head, NULL, 0, &u, &why) == 403,

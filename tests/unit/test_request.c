@@ -43,8 +43,16 @@ main(void)
 	const char *env3[] = { "REQUEST_URI", "/%zz", NULL, NULL };
 	const char *env4[] = { "REQUEST_URI", "/a%00b", NULL, NULL };
 	const char *env5[] = { "REQUEST_URI", "/", "CONTENT_LENGTH", "-5", NULL, NULL };
-	const char *env6[] = { "REQUEST_URI", "/", "HTTP_X_KEYCAST_RENDER", "",
+	const char *env6[] = { "REQUEST_URI", "/", "KEYCAST_RENDER", "",
 		NULL, NULL };
+	const char *env7[] = { "REQUEST_URI", "/", "HTTP_X_KEYCAST_RENDER",
+		"/counter", NULL, NULL };
+	const char *env8[] = { "REQUEST_URI", "/", "KEYCAST_RENDER", "/counter",
+		NULL, NULL };
+	const char *env9[] = { "REQUEST_URI", "/", "HTTPS", "on",
+		"REQUEST_SCHEME", "http", NULL, NULL };
+	const char *env10[] = { "REQUEST_URI", "/", "HTTPS", "off",
+		"REQUEST_SCHEME", "https", NULL, NULL };
 
 	ok(req_init(&rq, a, env_get, env1) == 0, "request parses");
 	is_str(rq.method, "POST", "method");
@@ -62,11 +70,21 @@ main(void)
 	ok(req_cross_site(&rq), "foreign Origin is cross-site");
 	rq.origin = "http://example.com";
 	ok(req_cross_site(&rq), "Origin without the port differs from Host");
+	rq.origin = "https://example.com:8080";
+	ok(req_cross_site(&rq), "an https Origin on an http request");
+	rq.host = "example.com";
+	rq.origin = "http://example.com:8080";
+	ok(req_cross_site(&rq), "Host without port is port 80, not 8080");
+	rq.origin = "http://example.com";
+	ok(!req_cross_site(&rq), "Host without port, Origin on port 80");
+	rq.host = "example.com:8080";
 	rq.origin = "null";
 	ok(req_cross_site(&rq), "Origin null is cross-site");
 	rq.origin = NULL;
 	rq.fetch_site = "cross-site";
 	ok(req_cross_site(&rq), "Sec-Fetch-Site: cross-site");
+	rq.fetch_site = "same-site";
+	ok(req_cross_site(&rq), "Sec-Fetch-Site: same-site (a sibling host)");
 	rq.fetch_site = "same-origin";
 	ok(!req_cross_site(&rq), "Sec-Fetch-Site: same-origin");
 
@@ -86,7 +104,18 @@ main(void)
 	ok(req_init(&rq, a, env_get, env4) == 400, "NUL in path is 400");
 	ok(req_init(&rq, a, env_get, env5) == 400, "negative length is 400");
 	ok(req_init(&rq, a, env_get, env6) == 0 && rq.render_key == NULL,
-	    "empty X-Keycast-Render (cleared by the web server) is no render");
+	    "an empty KEYCAST_RENDER is no render");
+	ok(req_init(&rq, a, env_get, env7) == 0 && rq.render_key == NULL,
+	    "HTTP_X_KEYCAST_RENDER (a client header) is never the marker");
+	ok(req_init(&rq, a, env_get, env8) == 0 &&
+	    rq.render_key != NULL && strcmp(rq.render_key, "/counter") == 0,
+	    "KEYCAST_RENDER (from pushd) is the marker");
+	ok(req_init(&rq, a, env_get, env2) == 0 && strcmp(rq.scheme, "http") == 0,
+	    "no HTTPS nor REQUEST_SCHEME: http");
+	ok(req_init(&rq, a, env_get, env9) == 0 && strcmp(rq.scheme, "https") == 0,
+	    "HTTPS=on: https");
+	ok(req_init(&rq, a, env_get, env10) == 0 && strcmp(rq.scheme, "https") == 0,
+	    "HTTPS=off: REQUEST_SCHEME says");
 
 	ok(req_parse_urlencoded(a, "author=Ann+Lee&text=caf%C3%A9%21", 32, &kv) == 0,
 	    "form decodes");

@@ -79,18 +79,46 @@ main(void)
 	ok(pct_decode(dst, "%4", 2, 1) == -1, "truncated escape refused");
 	ok(pct_decode(dst, "%zz", 3, 1) == -1, "non-hex escape refused");
 	ok(pct_decode(dst, "", 0, 1) == 0 && dst[0] == '\0', "empty input");
-	ok(origin_matches_host("http://example.com:8080", "example.com:8080"), "same host and port");
-	ok(origin_matches_host("HTTP://Example.COM:8080", "example.com:8080"), "case-insensitive");
-	ok(origin_matches_host("http://example.com", "example.com:80"), "http default port");
-	ok(origin_matches_host("https://example.com", "example.com:443"), "https default port");
-	ok(!origin_matches_host("https://example.com", "example.com:80"), "https is not port 80");
-	ok(origin_matches_host("http://example.com:8080", "example.com"), "Host without port (proxy $host) matches any port");
-	ok(!origin_matches_host("http://example.com:9090", "example.com:8080"), "other port refused");
-	ok(!origin_matches_host("http://evil.example", "example.com"), "other host refused");
-	ok(!origin_matches_host("http://example.com.evil", "example.com"), "suffix trick refused");
-	ok(!origin_matches_host("null", "example.com"), "Origin null refused");
-	ok(!origin_matches_host("file://", "example.com"), "file: refused");
-	ok(!origin_matches_host("http://example.com/path", "example.com"), "an Origin has no path");
-	ok(origin_matches_host("http://[::1]:8080", "[::1]:8080"), "IPv6 literal");
+	/* origin_same: scheme, host and port, default ports implied. */
+	ok(origin_same("http://example.com:8080", "http", "example.com:8080"), "same scheme, host and port");
+	ok(origin_same("HTTP://Example.COM:8080", "http", "example.com:8080"), "case-insensitive scheme and host");
+	ok(origin_same("http://example.com", "http", "example.com:80"), "http default port on the Origin side");
+	ok(origin_same("http://example.com:80", "http", "example.com"), "http default port on the Host side");
+	ok(origin_same("http://example.com", "http", "example.com"), "neither side names the port");
+	ok(origin_same("https://example.com", "https", "example.com"), "https, no ports");
+	ok(origin_same("https://example.com", "https", "example.com:443"), "https default port");
+	ok(origin_same("http://example.com", "http", "example.com:"), "an empty Host port is the default");
+	/* The bypasses the review measured with Host: example.com over http. */
+	ok(!origin_same("http://example.com:8080", "http", "example.com"), "Host without port is port 80, not any port");
+	ok(!origin_same("http://example.com:9999", "http", "example.com"), "another port of the same host refused");
+	ok(!origin_same("https://example.com", "http", "example.com"), "https page on an http request refused");
+	ok(!origin_same("http://example.com", "https", "example.com"), "http page on an https request refused");
+	ok(!origin_same("https://example.com", "https", "example.com:80"), "https is not port 80");
+	ok(!origin_same("http://example.com:443", "https", "example.com"), "http on port 443 is not https");
+	ok(!origin_same("http://example.com:9090", "http", "example.com:8080"), "other port refused");
+	ok(!origin_same("http://example.com:08080", "http", "example.com:8080x"), "a malformed port never matches");
+	ok(!origin_same("http://example.com:0", "http", "example.com:0"), "port 0 is no port");
+	ok(!origin_same("http://evil.example", "http", "example.com"), "other host refused");
+	ok(!origin_same("http://example.com.evil", "http", "example.com"), "suffix trick refused");
+	ok(!origin_same("http://evil.example.com", "http", "example.com"), "subdomain refused");
+	ok(!origin_same("null", "http", "example.com"), "Origin null refused");
+	ok(!origin_same("file://", "http", ""), "file: refused");
+	ok(!origin_same("ftp://example.com", "ftp", "example.com"), "only http and https are origins here");
+	ok(!origin_same("http://example.com", "", "example.com"), "an unknown request scheme matches nothing");
+	ok(!origin_same("http://example.com/path", "http", "example.com"), "an Origin has no path");
+	ok(origin_same("http://[::1]:8080", "http", "[::1]:8080"), "IPv6 literal");
+	ok(!origin_same("http://[::1]:8080", "http", "[::1]"), "IPv6 literal, other port");
+
+	/* origin_request_ok: Sec-Fetch-Site and Origin together. */
+	ok(origin_request_ok("http://example.com", "same-origin", "http", "example.com"), "same-origin with its Origin");
+	ok(origin_request_ok(NULL, "none", "http", "example.com"), "Sec-Fetch-Site none (a typed address)");
+	ok(origin_request_ok(NULL, NULL, "http", "example.com"), "neither header: not a browser");
+	ok(origin_request_ok("http://example.com", NULL, "http", "example.com"), "Origin alone, matching");
+	ok(!origin_request_ok("http://example.com", "same-site", "http", "example.com"), "Sec-Fetch-Site same-site refused");
+	ok(!origin_request_ok(NULL, "cross-site", "http", "example.com"), "Sec-Fetch-Site cross-site refused");
+	ok(!origin_request_ok(NULL, "", "http", "example.com"), "an empty Sec-Fetch-Site refused");
+	ok(!origin_request_ok("null", NULL, "http", "example.com"), "Origin null refused");
+	ok(!origin_request_ok("http://example.com:8080", "same-origin", "http", "example.com"),
+	    "same-origin claimed with a foreign Origin refused");
 	return tap_done();
 }
