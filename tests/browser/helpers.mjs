@@ -119,6 +119,10 @@ export function waitState(page, state, timeout = 5000) {
 export const rtState = (page) =>
 	page.evaluate(() => document.querySelector('[data-rt-root]').getAttribute('data-rt-state'));
 
+// The text of keycast.js's live region (the connection badge): '' while live.
+export const statusText = (page) =>
+	page.evaluate(() => document.querySelector('.rt-status[role=status]')?.textContent ?? null);
+
 export const countOf = async (page) => Number(await page.textContent('#count'));
 
 // Bumps the counter from psql (the trigger path) and waits until page shows
