@@ -171,9 +171,10 @@ test('every frame counts as a sign of life; an empty frame (the heartbeat) chang
 	const p = await open(browser, '/counter', { setup: countSockets });
 	try {
 		await p.evaluate(() => document.querySelector('[data-rt-root]')
-			.setAttribute('data-rt-heartbeat', '1'));
-		// Frames every ~0.5 s for 5 s keep a 1 s heartbeat (3 s wait) happy.
-		const end = Date.now() + 5000;
+			.setAttribute('data-rt-heartbeat', '2'));
+		await bumpAndSee(p);	// re-armed: 6 s of silence would be too much
+		// Frames every ~0.5 s for 9 s: no silence, no reconnect.
+		const end = Date.now() + 9000;
 		while (Date.now() < end) {
 			await bumpAndSee(p);
 			await delay(500);

@@ -90,7 +90,7 @@ test('a push that replaces the form during a post (no idiomorph): still busy, st
 		await p.waitForFunction(() => document.querySelector('.messages').textContent.includes('meanwhile'),
 			null, { timeout: 3000, polling: 10 });
 		assert.equal(await p.evaluate(() => window.__form.isConnected), false, 'the form was replaced');
-		assert.deepEqual(await busyState(p, form), { busy: 'true', disabled: true });
+		const during = await busyState(p, form);
 		assert.equal(await p.inputValue('#text'), 'hello', 'the typed text survived the swap');
 		await tryAgain(p, form, '#text');
 		hold.release();
@@ -98,9 +98,10 @@ test('a push that replaces the form during a post (no idiomorph): still busy, st
 			.some((e) => e.textContent === 'hello'), null, { timeout: 3000, polling: 10 });
 		await p.waitForFunction((f) => !document.querySelector(f).hasAttribute('aria-busy'),
 			form, { timeout: 2000, polling: 10 });
+		assert.equal(hold.posts.length, 1, `POSTs: ${JSON.stringify(hold.posts)}`);
+		assert.deepEqual(during, { busy: 'true', disabled: true }, 'busy through the swap');
 		assert.equal(await p.inputValue('#text'), '', 'the new form\'s text field was emptied');
 		assert.deepEqual(await busyState(p, form), { busy: null, disabled: false });
-		assert.equal(hold.posts.length, 1, `POSTs: ${JSON.stringify(hold.posts)}`);
 		assert.equal(await p.locator('.messages .text', { hasText: 'hello' }).count(), 1);
 		assert.deepEqual(p.rec.errors, []);
 	} finally {
