@@ -336,24 +336,28 @@
 	};
 
 	/* The live region's text: empty while live, "live updates off" once
-	 * stopped, "reconnecting…" when not live for STATUS_DELAY. */
+	 * stopped, "reconnecting…" when not live for STATUS_DELAY (counted
+	 * from leaving "live", not from the latest of quick retries). */
 	Client.prototype.showStatus = function () {
-		var self = this, el = this.status;
+		var self = this, el = this.status, text;
 
+		if (this.closedCode || this.ended)
+			text = "live updates off";
+		else if (this.state === "live")
+			text = "";
+		else if (el.textContent === "") {
+			if (!this.statusTimer)
+				this.statusTimer = setTimeout(function () {
+					self.statusTimer = 0;
+					el.textContent = "reconnecting…";
+				}, STATUS_DELAY);
+			return;
+		} else
+			text = "reconnecting…";
 		clearTimeout(this.statusTimer);
 		this.statusTimer = 0;
-		if (this.closedCode || this.ended)
-			el.textContent = "live updates off";
-		else if (this.state === "live")
-			el.textContent = "";
-		else if (el.textContent === "")
-			this.statusTimer = setTimeout(function () {
-				if (!self.closedCode && !self.ended &&
-				    self.state !== "live")
-					el.textContent = "reconnecting…";
-			}, STATUS_DELAY);
-		else
-			el.textContent = "reconnecting…";
+		if (el.textContent !== text)
+			el.textContent = text;
 	};
 
 	Client.prototype.connect = function () {
