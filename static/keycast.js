@@ -3,24 +3,58 @@
  *
  * The layout's realtime root <div data-rt-root data-rt-key="KEY"> is enough:
  * this script opens ws(s)://HOST/__realtime?key=KEY&url=PATH+QUERY and morphs
- * the root to every text frame it receives (each is the root's complete new
- * inner HTML), keeping focus, caret, selection, typed-but-unsent input and
- * scroll positions. It reconnects with capped exponential backoff and full
- * jitter, and posts the root's method="post" forms with fetch (header
- * X-Keycast: 1, so the app answers 204): the submit buttons are disabled in
- * flight, an error answer or a network failure is shown in a
- * <p class="form-error" role="alert"> inside the form, and after success the
- * "text" field (and any field marked data-rt-clear) is emptied. The page
- * itself changes only through the push, the same path as every other viewer.
+ * the root to every non-empty text frame it receives (each is the root's
+ * complete new inner HTML), keeping focus, caret, selection, typed-but-unsent
+ * input and scroll positions. An empty text frame is pushd's heartbeat (one
+ * every --ping-interval): like every frame it proves the connection alive,
+ * and nothing else happens.
+ *
+ * Connection: a handshake that has not completed within the connect timeout
+ * is dropped and retried, and so is an open socket that heard nothing for
+ * two heartbeats plus a margin (a half-open connection). Retries wait with
+ * capped exponential backoff and full jitter. A close with 44xx (bad key or
+ * url, forbidden, no such page) is final. A close with 1011 (the server or
+ * the app failed) is retried at growing, long intervals, and so is a socket
+ * that never opened since the page loaded (a browser sees a refused
+ * handshake as 1006, like a server that is down); after "give-up" such
+ * strikes the client stops. A stop after 1011 or 1006 is not final: the
+ * browser coming online or the tab becoming visible tries again.
+ *
+ * Forms: the root's method="post" forms are posted with fetch (header
+ * X-Keycast: 1, so the app answers 204): one post per form at a time, the
+ * form aria-busy and its submit buttons disabled in flight, even when a push
+ * re-renders or replaces them meanwhile; an error answer or a network failure
+ * is shown in a <p class="form-error" role="alert"> inside the form, and
+ * after success the "text" field (and any field marked data-rt-clear) is
+ * emptied. The page changes through the push, the same path as every other
+ * viewer's; if the socket is not live when a post succeeds, the client GETs
+ * the page and morphs the root to the fresh copy itself.
+ *
+ * Fields: a field the server changes takes the server's value, except while
+ * the user is editing it (focused and changed): then the typed text stays
+ * until the field loses focus, and the server's value replaces it there. A
+ * field the server did not change keeps whatever the user typed.
  *
  * Manual wiring: put data-rt-manual on the root (or have no root) and call
  *   window.initRealtimeClient({ key, url, root })
  * A second call returns the client already running (one socket per page)
  * and warns once. client.close() stops it for good.
  *
- * State on the root: data-rt-state="connecting|live|offline"; after a close
- * that means "do not retry" (4400, 4403, 4404) also data-rt-closed="CODE".
- * Events on the root: "keycast:update" after each applied frame,
+ * Settings, from the options of initRealtimeClient or else from attributes
+ * of the root, read each time they are used (all in seconds but give-up):
+ *   heartbeat (data-rt-heartbeat, 25): pushd's --ping-interval; 0: no check
+ *   connectTimeout (data-rt-connect-timeout, 10)
+ *   longRetry (data-rt-long-retry, 30): the longest wait after 1011 or a
+ *     socket that never opened
+ *   giveUp (data-rt-give-up, 10): strikes (1011 closes, or closes before
+ *     the first open) before the client stops
+ *
+ * State on the root: data-rt-state="connecting|live|offline"; once the
+ * client stopped retrying also data-rt-closed="CODE" (4400, 4403, 4404...,
+ * 1011 or 1006). Next to the root, a live region <div class="rt-status"
+ * role="status"> says "reconnecting…" when the page has not been live for a
+ * moment and "live updates off" once the client stopped; it is empty while
+ * live. Events on the root: "keycast:update" after each applied frame,
  * "keycast:state" on each state change (detail: { state }).
  * An element with data-rt-scroll="bottom" starts scrolled to its end and
  * stays at the end while the reader is there (chat logs).
@@ -30,10 +64,17 @@
 	"use strict";
 
 	var BACKOFF_MIN = 250;		/* ms: first retry window */
-	var BACKOFF_MAX = 10000;	/* ms: retry window cap */
+	var BACKOFF_MAX = 10000;	/* ms: retry window cap once ever live */
+	var STRIKE_MIN = 2000;		/* ms: first wait after a 1011 */
 	var STABLE_AFTER = 5000;	/* ms live before the backoff resets */
 	var POST_TIMEOUT = 15000;	/* ms before a form post counts as failed */
-	var NO_RETRY = { 4400: 1, 4403: 1, 4404: 1 };
+	var STATUS_DELAY = 600;		/* ms: the first connect is not news */
+	var SETTINGS = {
+		heartbeat: ["data-rt-heartbeat", 25],
+		connectTimeout: ["data-rt-connect-timeout", 10],
+		longRetry: ["data-rt-long-retry", 30],
+		giveUp: ["data-rt-give-up", 10]
+	};
 
 	var script = document.currentScript;
 	var vendorURL = script && script.src ?
@@ -84,6 +125,40 @@
 			return false;
 		}
 		return true;
+	}
+
+	function isCheckable(el) {
+		return el instanceof HTMLInputElement &&
+		    (el.type === "checkbox" || el.type === "radio");
+	}
+
+	/* Fields whose value the morph merges (see mergeField). */
+	function isField(el) {
+		return isTextControl(el) || isCheckable(el);
+	}
+
+	/* What the user sees in a field, and what the server last sent
+	 * (the value attribute, a textarea's text, the checked attribute). */
+	function fieldValue(el) {
+		return isTextControl(el) ? el.value : el.checked;
+	}
+
+	function fieldDefault(el) {
+		return isTextControl(el) ? el.defaultValue : el.defaultChecked;
+	}
+
+	function setField(el, v) {
+		if (isTextControl(el))
+			el.value = v;
+		else
+			el.checked = v;
+	}
+
+	function setFieldDefault(el, v) {
+		if (isTextControl(el))
+			el.defaultValue = v;
+		else
+			el.defaultChecked = v;
 	}
 
 	/* Has the user changed this control away from what the server sent? */
@@ -141,22 +216,36 @@
 
 	/* ---- the client --------------------------------------------------- */
 
-	function Client(key, url, root) {
+	function Client(key, url, root, opts) {
 		this.key = key;
 		this.url = url;
 		this.root = root;
+		this.opts = opts;
 		this.state = null;
 		this.ws = null;
+		this.opened = false;		/* this socket */
+		this.everOpened = false;	/* any socket since the page loaded */
 		this.attempt = 0;
+		this.strikes = 0;		/* 1011s, or closes before any open */
 		this.retryTimer = 0;
 		this.stableTimer = 0;
+		this.connectTimer = 0;
+		this.silenceTimer = 0;
+		this.statusTimer = 0;
 		this.closedCode = 0;
+		this.final = false;		/* closedCode is a 44xx */
 		this.stopped = false;
+		this.ended = false;		/* close() was called */
 		this.morph = undefined;		/* undefined: still loading */
 		this.pending = null;		/* latest frame while loading */
 		this.lastHTML = null;
+		this.frames = 0;		/* fragments received */
+		this.applying = false;
 		this.scrollers = new Set();	/* elements the user scrolled */
-		this.inflight = new WeakSet();	/* forms and their buttons */
+		this.inflight = new Set();	/* formKey of each form posting */
+		this.disabledByUs = new WeakSet();	/* its submit buttons */
+		this.serverWins = new WeakSet();	/* fields to reset on blur */
+		this.status = statusElement(root);
 
 		var self = this;
 		this.onOnline = function () { self.retryNow(); };
@@ -178,6 +267,7 @@
 				self.scrollers.add(t);
 		};
 		this.onSubmit = function (e) { self.submit(e); };
+		this.onFocusOut = function (e) { self.leftField(e.target); };
 
 		window.addEventListener("online", this.onOnline);
 		window.addEventListener("pagehide", this.onPageHide);
@@ -185,6 +275,8 @@
 		document.addEventListener("visibilitychange", this.onVisible);
 		root.addEventListener("scroll", this.onScroll, true);
 		root.addEventListener("submit", this.onSubmit);
+		root.addEventListener("focusout", this.onFocusOut);
+		root.removeAttribute("data-rt-closed");
 
 		this.stickToBottom();
 		loadMorph().then(function (m) {
@@ -198,6 +290,35 @@
 		this.connect();
 	}
 
+	/* The live region next to the root that says how the connection is
+	 * (a screen reader hears it; CSS shows it as a badge). A client started
+	 * again on the same root takes over the one already there. */
+	function statusElement(root) {
+		var el = root.nextElementSibling;
+
+		if (el && el.hasAttribute("data-rt-status"))
+			return el;
+		el = document.createElement("div");
+		el.className = "rt-status";
+		el.setAttribute("data-rt-status", "");
+		el.setAttribute("role", "status");
+		el.setAttribute("aria-live", "polite");
+		root.insertAdjacentElement("afterend", el);
+		return el;
+	}
+
+	/* A setting from the options, else the root's attribute, else the
+	 * default (see the top of this file). */
+	Client.prototype.setting = function (name) {
+		var s = SETTINGS[name], v = this.opts[name];
+
+		if (typeof v !== "number") {
+			v = this.root.getAttribute(s[0]);
+			v = v === null || v.trim() === "" ? NaN : Number(v);
+		}
+		return isFinite(v) && v >= 0 ? v : s[1];
+	};
+
 	Client.prototype.socketURL = function () {
 		return (location.protocol === "https:" ? "wss://" : "ws://") +
 		    location.host + "/__realtime?key=" + encodeURIComponent(this.key) +
@@ -205,12 +326,38 @@
 	};
 
 	Client.prototype.setState = function (state) {
-		if (this.state === state)
+		if (this.state !== state) {
+			this.state = state;
+			this.root.setAttribute("data-rt-state", state);
+			this.root.dispatchEvent(new CustomEvent("keycast:state",
+			    { detail: { state: state } }));
+		}
+		this.showStatus();
+	};
+
+	/* The live region's text: empty while live, "live updates off" once
+	 * stopped, "reconnecting…" when not live for STATUS_DELAY (counted
+	 * from leaving "live", not from the latest of quick retries). */
+	Client.prototype.showStatus = function () {
+		var self = this, el = this.status, text;
+
+		if (this.closedCode || this.ended)
+			text = "live updates off";
+		else if (this.state === "live")
+			text = "";
+		else if (el.textContent === "") {
+			if (!this.statusTimer)
+				this.statusTimer = setTimeout(function () {
+					self.statusTimer = 0;
+					el.textContent = "reconnecting…";
+				}, STATUS_DELAY);
 			return;
-		this.state = state;
-		this.root.setAttribute("data-rt-state", state);
-		this.root.dispatchEvent(new CustomEvent("keycast:state",
-		    { detail: { state: state } }));
+		} else
+			text = "reconnecting…";
+		clearTimeout(this.statusTimer);
+		this.statusTimer = 0;
+		if (el.textContent !== text)
+			el.textContent = text;
 	};
 
 	Client.prototype.connect = function () {
@@ -225,81 +372,173 @@
 			ws = new WebSocket(this.socketURL());
 		} catch (e) {
 			console.error("keycast: " + e.message);
-			this.fail(4400);
+			this.fail(4400, true);
 			return;
 		}
 		this.ws = ws;
+		this.opened = false;
+		this.connectTimer = setTimeout(function () {
+			if (self.ws !== ws)
+				return;
+			console.warn("keycast: no answer to the WebSocket " +
+			    "handshake within " + self.setting("connectTimeout") +
+			    " s; retrying");
+			self.drop();
+			self.lost(1006, false);
+		}, this.setting("connectTimeout") * 1000);
 		ws.onopen = function () {
 			if (self.ws !== ws)
 				return;
+			clearTimeout(self.connectTimer);
+			self.opened = true;
+			self.everOpened = true;
 			self.setState("live");
 			self.stableTimer = setTimeout(function () {
 				self.attempt = 0;
 			}, STABLE_AFTER);
+			self.heard();
 		};
 		ws.onmessage = function (e) {
-			if (self.ws === ws && typeof e.data === "string")
-				self.receive(e.data);
+			if (self.ws !== ws || typeof e.data !== "string")
+				return;
+			self.heard();
+			if (e.data === "")
+				return;		/* the heartbeat */
+			self.strikes = 0;
+			self.frames++;
+			self.receive(e.data);
 		};
 		ws.onclose = function (e) {
 			if (self.ws !== ws)
 				return;
-			self.ws = null;
-			clearTimeout(self.stableTimer);
-			if (NO_RETRY[e.code]) {
+			var opened = self.opened;
+			self.drop();
+			if (e.code >= 4400 && e.code <= 4499) {
 				console.warn("keycast: the server closed the live " +
 				    "connection with " + e.code + (e.reason ? " (" +
 				    e.reason + ")" : "") + "; not reconnecting");
-				self.fail(e.code);
+				self.fail(e.code, true);
 				return;
 			}
-			self.scheduleRetry();
+			self.lost(e.code, opened);
 		};
 		ws.onerror = function () { /* onclose follows */ };
 	};
 
-	Client.prototype.fail = function (code) {
+	/* Anything from the server proves the connection alive: start the
+	 * wait for the next sign of life again. */
+	Client.prototype.heard = function () {
+		var self = this, ws = this.ws, beat = this.setting("heartbeat");
+		var wait = (2 * beat + Math.min(beat, 5)) * 1000;
+
+		clearTimeout(this.silenceTimer);
+		this.silenceTimer = 0;
+		if (!(beat > 0))
+			return;
+		this.silenceTimer = setTimeout(function () {
+			if (self.ws !== ws)
+				return;
+			console.warn("keycast: nothing from the server for " +
+			    wait / 1000 + " s; reconnecting");
+			self.drop();
+			self.lost(1006, true);
+		}, wait);
+	};
+
+	/* Forgets the socket (closing it if it is still there) and its timers. */
+	Client.prototype.drop = function () {
+		var ws = this.ws;
+
+		this.ws = null;
+		this.opened = false;
+		clearTimeout(this.connectTimer);
+		clearTimeout(this.silenceTimer);
+		clearTimeout(this.stableTimer);
+		if (!ws)
+			return;
+		ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+		if (ws.readyState === WebSocket.CONNECTING ||
+		    ws.readyState === WebSocket.OPEN)
+			ws.close(1000);
+	};
+
+	/* The socket is gone with close code "code"; "opened" if it had
+	 * opened. Decides how long to wait, or whether to stop. */
+	Client.prototype.lost = function (code, opened) {
+		var longest = this.setting("longRetry") * 1000;
+
+		if (code === 1011 || (!opened && !this.everOpened)) {
+			if (++this.strikes >= this.setting("giveUp")) {
+				console.warn("keycast: " + (code === 1011 ?
+				    "the server failed (1011)" : "could not open " +
+				    "the live connection") + " " + this.strikes +
+				    " times; live updates are off");
+				this.fail(code, false);
+				return;
+			}
+		}
+		if (code === 1011)
+			this.scheduleRetry(Math.min(longest,
+			    STRIKE_MIN * Math.pow(2, this.strikes - 1)), true);
+		else
+			this.scheduleRetry(this.everOpened ? BACKOFF_MAX :
+			    Math.max(BACKOFF_MAX, longest), false);
+	};
+
+	/* Stops retrying: "final" for 44xx, which nothing revives. */
+	Client.prototype.fail = function (code, final) {
+		clearTimeout(this.retryTimer);
 		this.closedCode = code;
+		this.final = final;
 		this.root.setAttribute("data-rt-closed", String(code));
 		this.setState("offline");
 	};
 
-	/* Full jitter: wait uniformly in [0, min(cap, base * 2^attempt)). */
-	Client.prototype.scheduleRetry = function () {
-		var self = this, cap, delay;
+	/* Waits before the next attempt. Backoff (fixed false): uniformly in
+	 * [0, min(cap, base * 2^attempt)) (full jitter); fixed: in [ms/2, ms). */
+	Client.prototype.scheduleRetry = function (ms, fixed) {
+		var self = this, delay;
 
 		if (this.stopped || this.closedCode)
 			return;
 		this.setState("offline");
-		cap = Math.min(BACKOFF_MAX, BACKOFF_MIN * Math.pow(2, this.attempt));
-		delay = Math.random() * cap;
+		if (fixed)
+			delay = ms * (0.5 + Math.random() / 2);
+		else
+			delay = Math.random() * Math.min(ms,
+			    BACKOFF_MIN * Math.pow(2, this.attempt));
 		if (this.attempt < 16)
 			this.attempt++;
 		clearTimeout(this.retryTimer);
 		this.retryTimer = setTimeout(function () { self.connect(); }, delay);
 	};
 
-	/* online, tab visible again, back from the bfcache: skip the wait. */
+	/* online, tab visible again, back from the bfcache: skip the wait,
+	 * and start over after giving up on 1011 or 1006 (not on 44xx). */
 	Client.prototype.retryNow = function () {
+		if (this.ended)
+			return;
 		this.stopped = false;
+		if (this.closedCode && !this.final) {
+			this.closedCode = 0;
+			this.strikes = 0;
+			this.attempt = 0;
+			this.root.removeAttribute("data-rt-closed");
+		}
 		if (!this.ws && !this.closedCode)
 			this.connect();
 	};
 
 	Client.prototype.suspend = function () {
-		var ws = this.ws;
-
 		this.stopped = true;
 		clearTimeout(this.retryTimer);
-		clearTimeout(this.stableTimer);
-		this.ws = null;
-		if (ws)
-			ws.close(1000);
+		this.drop();
 		this.setState("offline");
 	};
 
-	/* Stops for good: no socket, no listeners. */
+	/* Stops for good: no socket, no listeners; the status says so. */
 	Client.prototype.close = function () {
+		this.ended = true;
 		this.suspend();
 		window.removeEventListener("online", this.onOnline);
 		window.removeEventListener("pagehide", this.onPageHide);
@@ -307,6 +546,7 @@
 		document.removeEventListener("visibilitychange", this.onVisible);
 		this.root.removeEventListener("scroll", this.onScroll, true);
 		this.root.removeEventListener("submit", this.onSubmit);
+		this.root.removeEventListener("focusout", this.onFocusOut);
 		if (client === this)
 			client = null;
 	};
@@ -319,6 +559,35 @@
 		this.apply(html);
 	};
 
+	/* After a post while the socket is not live: nothing will be pushed,
+	 * so fetch the page and take the root's content from it. A frame that
+	 * arrives meanwhile is at least as new and wins. */
+	Client.prototype.refresh = function () {
+		var self = this, seen = this.frames;
+
+		fetch(this.url, {
+			headers: { Accept: "text/html" },
+			credentials: "same-origin",
+			cache: "no-store"
+		}).then(function (res) {
+			return res.ok ? res.text() : null;
+		}).then(function (text) {
+			var doc, root;
+
+			if (text === null || self.ended || self.frames !== seen)
+				return;
+			doc = new DOMParser().parseFromString(text, "text/html");
+			root = doc.querySelector("[data-rt-root][data-rt-key=\"" +
+			    self.key.replace(/["\\]/g, "\\$&") + "\"]") ||
+			    doc.querySelector("[data-rt-root]");
+			if (root)
+				self.receive(root.innerHTML);
+		}).catch(function (e) {
+			console.warn("keycast: could not fetch " + self.url +
+			    " after the post: " + e.message);
+		});
+	};
+
 	/* ---- applying a frame -------------------------------------------- */
 
 	Client.prototype.apply = function (html) {
@@ -326,6 +595,7 @@
 			return;
 		this.lastHTML = html;
 		var saved = this.save();
+		this.applying = true;
 		try {
 			if (this.morph)
 				this.morphTo(html);
@@ -333,25 +603,39 @@
 				this.swapTo(html, saved);
 		} finally {
 			this.restore(saved);
+			this.inflight.forEach(function (key) {
+				this.markBusy(key, true);
+			}, this);
+			this.applying = false;
 		}
 		this.root.dispatchEvent(new CustomEvent("keycast:update"));
 	};
 
 	Client.prototype.morphTo = function (html) {
-		var inflight = this.inflight;
+		var self = this, merged = new Set();
 
 		this.morph.morph(this.root, html, {
 			morphStyle: "innerHTML",
 			ignoreActiveValue: true,
 			restoreFocus: true,
 			callbacks: {
+				beforeNodeMorphed: function (old, next) {
+					if (self.mergeField(old, next))
+						merged.add(old);
+				},
 				beforeAttributeUpdated: function (attr, el) {
-					/* what the user typed or ticked wins */
-					if ((attr === "value" || attr === "checked" ||
-					    attr === "selected") && isDirty(el))
+					/* mergeField decided these */
+					if ((attr === "value" || attr === "checked") &&
+					    merged.has(el))
 						return false;
-					/* a post in flight keeps its button disabled */
-					if (attr === "disabled" && inflight.has(el))
+					if (attr === "selected" && isDirty(el))
+						return false;
+					/* a post in flight keeps its form busy */
+					if (attr === "disabled" && self.disabledByUs.has(el))
+						return false;
+					if (attr === "aria-busy" &&
+					    el instanceof HTMLFormElement &&
+					    self.inflight.has(formKey(el)))
 						return false;
 				},
 				beforeNodeRemoved: function (node) {
@@ -364,16 +648,67 @@
 		});
 	};
 
-	/* Without idiomorph: replace the content, then put back typed text. */
+	/* The morph is about to make field "el" like the server's "next": a
+	 * three-way merge of the user's value, the value the server sent last
+	 * (the field's default) and the server's new one. Returns 1 if it did
+	 * the field's value itself (the morph must leave it alone). */
+	Client.prototype.mergeField = function (el, next) {
+		var mine, base, server;
+
+		if (!isField(el) || el.tagName !== next.tagName ||
+		    el.type !== next.type)
+			return 0;
+		mine = fieldValue(el);
+		base = fieldDefault(el);
+		server = fieldDefault(next);
+		if (server === base)
+			return 1;	/* not the server's change: mine stands */
+		setFieldDefault(el, server);
+		if (el === document.activeElement && mine !== base) {
+			/* being edited: the server's value waits for the blur */
+			if (fieldValue(el) !== mine)
+				setField(el, mine);
+			this.serverWins.add(el);
+		} else {
+			setField(el, server);
+			this.serverWins.delete(el);
+		}
+		return 1;
+	};
+
+	/* The same merge for a field the server's content replaced: "el" holds
+	 * the server's value, "was" what the old field held. */
+	Client.prototype.mergeInto = function (el, was) {
+		if (!isField(el) || el.tagName !== was.tag || el.type !== was.type)
+			return;
+		if (fieldDefault(el) === was.base) {
+			setField(el, was.mine);
+		} else if (was.editing) {
+			setField(el, was.mine);
+			this.serverWins.add(el);
+		}
+	};
+
+	/* A field the user leaves takes the value the server sent while it
+	 * was being edited (a window losing focus is not leaving it). */
+	Client.prototype.leftField = function (el) {
+		if (this.applying || el === document.activeElement ||
+		    !this.serverWins.has(el))
+			return;
+		this.serverWins.delete(el);
+		setField(el, fieldDefault(el));
+	};
+
+	/* Without idiomorph: replace the content, then merge the fields. */
 	Client.prototype.swapTo = function (html, saved) {
 		var locals = this.root.querySelectorAll("[data-rt-local]");
 		var i, el, sel, f;
 
 		this.root.innerHTML = html;
-		for (i = 0; i < saved.dirty.length; i++) {
-			el = this.root.querySelector(saved.dirty[i].sel);
-			if (el && isTextControl(el))
-				el.value = saved.dirty[i].value;
+		for (i = 0; i < saved.fields.length; i++) {
+			el = this.root.querySelector(saved.fields[i].sel);
+			if (el)
+				this.mergeInto(el, saved.fields[i]);
 		}
 		for (i = 0; i < locals.length; i++) {
 			f = locals[i].getAttribute("data-rt-form");
@@ -384,8 +719,16 @@
 		}
 	};
 
+	function fieldState(el) {
+		var mine = fieldValue(el), base = fieldDefault(el);
+
+		return { sel: controlSelector(el), tag: el.tagName, type: el.type,
+		    mine: mine, base: base,
+		    editing: el === document.activeElement && mine !== base };
+	}
+
 	Client.prototype.save = function () {
-		var root = this.root, saved = { scroll: [], dirty: [] };
+		var root = this.root, saved = { scroll: [], fields: null };
 		var active = document.activeElement, list, i, el;
 
 		saved.winX = window.scrollX;
@@ -393,8 +736,8 @@
 		if (active && active !== document.body && root.contains(active)) {
 			saved.active = active;
 			saved.activeSel = controlSelector(active);
+			saved.activeField = isField(active) ? fieldState(active) : null;
 			saved.selection = selectionOf(active);
-			saved.value = isTextControl(active) ? active.value : null;
 			saved.activeTop = active.scrollTop;
 			saved.activeLeft = active.scrollLeft;
 		}
@@ -413,12 +756,12 @@
 			    left: el.scrollLeft, atBottom: atBottom(el) });
 		}
 		if (!this.morph) {
+			saved.fields = [];
 			list = root.querySelectorAll("input, textarea");
 			for (i = 0; i < list.length; i++) {
 				el = list[i];
-				if (el !== active && isDirty(el) && controlSelector(el))
-					saved.dirty.push({ sel: controlSelector(el),
-					    value: el.value });
+				if (isField(el) && controlSelector(el))
+					saved.fields.push(fieldState(el));
 			}
 		}
 		return saved;
@@ -444,9 +787,10 @@
 			if (!el.isConnected && saved.activeSel)
 				el = this.root.querySelector(saved.activeSel);
 			if (el) {
-				if (el !== saved.active && saved.value !== null &&
-				    isTextControl(el))
-					el.value = saved.value;
+				/* the morph replaced it (swapTo merged already) */
+				if (el !== saved.active && saved.activeField &&
+				    !saved.fields)
+					this.mergeInto(el, saved.activeField);
 				if (document.activeElement !== el)
 					el.focus({ preventScroll: true });
 				setSelection(el, saved.selection);
@@ -496,9 +840,20 @@
 		return body;
 	}
 
+	/* Names a form across re-renders that may replace the element: its
+	 * action, resolved (not form.action: a field named "action" hides it). */
+	function formKey(form) {
+		try {
+			return new URL(form.getAttribute("action") || "",
+			    location.href).href;
+		} catch (e) {
+			return "";
+		}
+	}
+
 	Client.prototype.submit = function (e) {
 		var form = e.target, submitter = e.submitter || null;
-		var method, action, target, self = this;
+		var method, action, target;
 
 		if (e.defaultPrevented || !(form instanceof HTMLFormElement))
 			return;
@@ -517,13 +872,60 @@
 			return;
 		}
 		e.preventDefault();
-		if (this.inflight.has(form))
+		if (this.inflight.has(formKey(form)))
 			return;		/* one post per form at a time */
 		this.post(form, submitter, action);
 	};
 
+	/* Marks the root's forms named "key" busy (aria-busy, submit buttons
+	 * disabled) or not; apply() marks them again after every frame, since
+	 * the server's content knows nothing of posts in flight. */
+	Client.prototype.markBusy = function (key, busy) {
+		var forms = this.root.querySelectorAll("form"), i, self = this;
+
+		for (i = 0; i < forms.length; i++) {
+			if (formKey(forms[i]) !== key)
+				continue;
+			if (busy)
+				forms[i].setAttribute("aria-busy", "true");
+			else
+				forms[i].removeAttribute("aria-busy");
+			submitButtons(forms[i]).forEach(function (b) {
+				if (busy && !b.disabled) {
+					b.disabled = true;
+					self.disabledByUs.add(b);
+				} else if (!busy && self.disabledByUs.has(b)) {
+					self.disabledByUs.delete(b);
+					b.disabled = false;
+				}
+			});
+		}
+	};
+
+	/* The element now standing for "el" of the form named "key": itself,
+	 * or the one a re-render put in its place. */
+	Client.prototype.current = function (el, key) {
+		var forms, i, sel;
+
+		if (el.isConnected)
+			return el;
+		sel = el instanceof HTMLFormElement ? null : controlSelector(el);
+		if (!sel && !(el instanceof HTMLFormElement))
+			return null;
+		forms = this.root.querySelectorAll("form");
+		for (i = 0; i < forms.length; i++) {
+			if (formKey(forms[i]) !== key)
+				continue;
+			if (!sel)
+				return forms[i];
+			return forms[i].querySelector(sel) ||
+			    this.root.querySelector(sel);
+		}
+		return null;
+	};
+
 	Client.prototype.post = function (form, submitter, action) {
-		var self = this, buttons = submitButtons(form);
+		var self = this, key = formKey(form);
 		var hadFocus = submitter && document.activeElement === submitter;
 		var body = formBody(form, submitter);
 		var sent = clearable(form).map(function (el) {
@@ -533,12 +935,8 @@
 		var timer = ctl ? setTimeout(function () { ctl.abort(); },
 		    POST_TIMEOUT) : 0;
 
-		this.inflight.add(form);
-		buttons.forEach(function (b) {
-			self.inflight.add(b);
-			b.disabled = true;
-		});
-		form.setAttribute("aria-busy", "true");
+		this.inflight.add(key);
+		this.markBusy(key, true);
 		showError(form, null);
 
 		fetch(action, {
@@ -551,9 +949,13 @@
 			if (res.ok) {
 				/* emptied unless the user typed on meanwhile */
 				sent.forEach(function (f) {
-					if (f.el.value === f.value)
-						f.el.value = "";
+					var el = self.current(f.el, key);
+					if (el && el.value === f.value)
+						el.value = "";
 				});
+				/* no push will show it: fetch the page */
+				if (self.state !== "live")
+					self.refresh();
 				return null;
 			}
 			return res.text().then(function (text) {
@@ -566,20 +968,18 @@
 			    "You are offline: nothing was sent. Try again when you are back online." :
 			    "Network error: could not reach the server. Please try again.";
 		}).then(function (message) {
+			var f = self.current(form, key);
+			var b = submitter && self.current(submitter, key);
+
 			clearTimeout(timer);
-			self.inflight.delete(form);
-			buttons.forEach(function (b) {
-				self.inflight.delete(b);
-				b.disabled = false;
-			});
-			form.removeAttribute("aria-busy");
-			if (message)
-				showError(form, message);
+			self.inflight.delete(key);
+			self.markBusy(key, false);
+			if (f)
+				showError(f, message);
 			/* disabling the clicked button blurred it: give focus back */
-			if (hadFocus && submitter.isConnected &&
-			    (!document.activeElement ||
+			if (hadFocus && b && (!document.activeElement ||
 			    document.activeElement === document.body))
-				submitter.focus({ preventScroll: true });
+				b.focus({ preventScroll: true });
 		});
 	};
 
@@ -657,7 +1057,7 @@
 			throw new Error("keycast: no key: pass { key } or set " +
 			    "data-rt-key on the root");
 		url = opts.url || location.pathname + location.search;
-		client = new Client(key, url, root);
+		client = new Client(key, url, root, opts);
 		return client;
 	}
 

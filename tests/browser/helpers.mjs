@@ -2,7 +2,7 @@
 // tools/test exports), headless Chromium, polling with deadlines, and the
 // stack controls (tools/stack start|stop PART, tools/stack psql).
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -118,6 +118,50 @@ export function waitState(page, state, timeout = 5000) {
 
 export const rtState = (page) =>
 	page.evaluate(() => document.querySelector('[data-rt-root]').getAttribute('data-rt-state'));
+
+// For open()'s setup: marks the realtime root data-rt-manual before the
+// deferred keycast.js runs (so the page calls initRealtimeClient itself), and
+// wraps the WebSocket constructor to keep every socket the page creates in
+// window.__kcSockets and every close code in window.__kcCloses.
+export async function manualRoot(context) {
+	await context.addInitScript(() => {
+		new MutationObserver((_, mo) => {
+			const root = document.querySelector('[data-rt-root]');
+			if (root) {
+				root.setAttribute('data-rt-manual', '');
+				mo.disconnect();
+			}
+		}).observe(document, { childList: true, subtree: true });
+	});
+	await countSockets(context);
+}
+
+export function countSockets(context) {
+	return context.addInitScript(() => {
+		const Native = window.WebSocket;
+		window.__kcSockets = [];
+		window.__kcCloses = [];
+		window.WebSocket = class extends Native {
+			constructor(...args) {
+				super(...args);
+				window.__kcSockets.push(this);
+				this.addEventListener('close', (e) => window.__kcCloses.push(e.code));
+			}
+		};
+	});
+}
+
+export const socketsMade = (page) => page.evaluate(() => window.__kcSockets.length);
+
+// keycast-pushd's pid (tools/stack records it), to freeze it with SIGSTOP.
+export function pushdPid() {
+	const file = path.join(process.env.KC_VAR || path.join(ROOT, 'var'), 'run/pushd.pid');
+	return Number(readFileSync(file, 'utf8').trim());
+}
+
+// The text of keycast.js's live region (the connection badge): '' while live.
+export const statusText = (page) =>
+	page.evaluate(() => document.querySelector('.rt-status[role=status]')?.textContent ?? null);
 
 export const countOf = async (page) => Number(await page.textContent('#count'));
 
