@@ -122,13 +122,10 @@ job_free(struct rnd_job *j)
 	free(j);
 }
 
-/* Gives j's caller res (status -1 for a failure), once. */
+/* Says once that the app stopped or started answering. */
 static void
-job_report(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
+note_health(struct rnd *r, const struct rnd_result *res)
 {
-	rnd_done_fn *cb = j->cb;
-
-	res->seconds = (double)(clock_us() - j->t0) / 1e6;
 	if (res->status == -1 && !r->down) {
 		r->down = 1;
 		log_warn("render: app at %s: %s", r->spec, res->error);
@@ -136,6 +133,18 @@ job_report(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
 		r->down = 0;
 		log_info("render: app at %s answers again", r->spec);
 	}
+}
+
+/* Gives j's caller res (status -1 for a failure), once. */
+static void
+job_report(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
+{
+	rnd_done_fn *cb = j->cb;
+
+	res->seconds = (double)(clock_us() - j->t0) / 1e6;
+	/* A late answer says nothing new: the app is still too slow. */
+	if (!j->late)
+		note_health(r, res);
 	j->cb = NULL;
 	if (cb != NULL)
 		cb(j->arg, res);
@@ -339,9 +348,9 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 
 		snprintf(why, sizeof(why), "no answer within %u ms",
 		    r->wire_ms);
+		job_report(r, j, &res);
 		j->late = 1;
 		arm(j, r->wire_ms);
-		job_report(r, j, &res);
 		return;
 	}
 	if (j->conn != NULL) {

@@ -97,6 +97,25 @@ test('600 urls joined at once with a 50 ms app: each rendered once, --app-conns 
 	assert.deepEqual(noise, [], 'no timeout warning');
 });
 
+test('an app slower than --render-timeout: renders fail, but its connection is kept for the late answer', async (t) => {
+	const port = BASE_PORT + 4;
+	const app = await startApp({ path: `${kc.KC_VAR}/run/render-app-${port}.sock`, delayMs: 450 });
+	t.after(() => app.close());
+	const pushd = await startPushd({ port, appConns: 1, flags: ['--app', app.address, '--render-timeout', '300'] });
+	t.after(() => pushd.stop());
+	const c = await connect('/slow', { port });
+	t.after(() => closeAll([c]));
+	await until('four renders asked', () => app.total() >= 4, { timeout: 20000 });
+	const m = await metrics(port);
+	assert.ok(metric(m, RENDERS_FAILED) >= 3, 'the slow renders failed');
+	assert.equal(app.connections, 1, 'one connection: late answers drained, not torn down');
+	assert.equal(c.messages.length, 0, 'no frame from a failed render');
+	app.delayMs = 0;
+	await c.waitMessage('a frame once the app is fast', (d) => d.startsWith('<p>/slow '), { timeout: 10000 });
+	assert.equal(app.connections, 1, 'still the same connection');
+	assert.equal(metric(await metrics(port), 'keycast_app_connects_total'), 1);
+});
+
 // Two causes made this slow: LISTEN's backoff grew to 5 s while the server
 // was down, and a url whose renders failed during the outage (a client
 // joined it then) waited out its render backoff, into which fresh notifies
