@@ -510,7 +510,7 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 	case HUB_CLOSE:
 		/* keycast.js shows the reason in the console. */
 		if (status == HUB_UNUSABLE)
-			snprintf(reason, sizeof(reason), "unusable render");
+			snprintf(reason, sizeof(reason), "unusable answer from the app");
 		else
 			snprintf(reason, sizeof(reason), "the app answered %d",
 			    status);

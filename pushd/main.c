@@ -293,6 +293,19 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGHUP: log reopened");
 }
 
+/* libevent's own warnings (evdns's among them) would go to stderr as bare
+ * lines: give them the log's format. */
+static void
+on_libevent_log(int severity, const char *msg)
+{
+	enum log_level level = severity >= EVENT_LOG_ERR ? LOG_ERROR :
+	    severity == EVENT_LOG_WARN ? LOG_WARN :
+	    severity == EVENT_LOG_MSG ? LOG_INFO : LOG_DEBUG;
+
+	if (log_enabled(level))
+		log_msg(level, "libevent: %s", msg);
+}
+
 static void
 usage(FILE *f)
 {
@@ -308,7 +321,8 @@ usage(FILE *f)
 "                       (default 127.0.0.1:8081); serves GET\n"
 "                       /__realtime?key=K&url=U, /healthz and /metrics\n"
 "  --app unix:PATH|HOST:PORT  keycast-fcgi's FastCGI address\n"
-"                       (default unix:/run/keycast/fcgi.sock)\n"
+"                       (default unix:/run/keycast/fcgi.sock); a HOST name\n"
+"                       is looked up again, off the loop, on every connect\n"
 "  --app-conns N        FastCGI connections kept open to the app (default 4);\n"
 "                       each pins one app worker, so keep the app's workers\n"
 "                       above this plus the web server's keepalive; at most\n"
@@ -319,7 +333,8 @@ usage(FILE *f)
 "  --render-queue-timeout MS  a render waiting for a free app connection\n"
 "                       fails after this (default 5000)\n"
 "  --db CONNINFO        libpq connection string for LISTEN (default: libpq\n"
-"                       defaults and PG* variables)\n"
+"                       defaults and PG* variables); a host name is looked\n"
+"                       up off the loop before every attempt\n"
 "  --db-retry-max MS    while PostgreSQL is down, retry LISTEN at least this\n"
 "                       often, jittered (default 250, minimum 100)\n"
 "  --channel NAME       NOTIFY channel (default keycast)\n"
@@ -548,6 +563,7 @@ main(int argc, char **argv)
 	cfg.allow_origin = allow;
 	cfg.ping_ms = (unsigned)ping * 1000;
 	log_init("keycast-pushd", level, log_file);
+	event_set_log_callback(on_libevent_log);
 
 	nofile = raise_nofile();
 	cap = nofile > FD_RESERVE + app_conns ? nofile - FD_RESERVE - app_conns : 1;
