@@ -48,8 +48,8 @@ struct hub_url {
 	int			 pending;	/* a notify came during a render */
 	unsigned		 busy;		/* iterations over members */
 	unsigned		 failures;	/* renders failed in a row */
-	int			 no_answer;	/* the last failure had no answer
-						   (app down), not a 5xx */
+	int			 no_answer;	/* the last failure got no
+						   answer (app down): no 5xx */
 	struct hub_url		*qprev, *qnext;	/* in the hub's queue */
 	uint64_t		 gen;		/* notifies and outages seen */
 	uint64_t		 render_gen;	/* gen the running render saw */
@@ -68,7 +68,7 @@ struct hub {
 	unsigned		 max_urls;
 	unsigned		 max_inflight;	/* 0: no limit */
 	unsigned		 inflight;	/* renders running */
-	unsigned		 stranded;	/* urls in R_BACKOFF with no_answer */
+	unsigned		 stranded;	/* R_BACKOFF urls, no_answer */
 	int			 freeing;	/* in hub_free: start nothing */
 	struct hub_url		*qhead, *qtail;	/* R_QUEUED urls, FIFO */
 	struct hub_key		*keys;
@@ -510,7 +510,8 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 	case HUB_CLOSE:
 		/* keycast.js shows the reason in the console. */
 		if (status == HUB_UNUSABLE)
-			snprintf(reason, sizeof(reason), "unusable answer from the app");
+			snprintf(reason, sizeof(reason),
+			    "unusable answer from the app");
 		else
 			snprintf(reason, sizeof(reason), "the app answered %d",
 			    status);
