@@ -13,7 +13,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import crypto from 'node:crypto';
 import { env, until, postForm, stack, partPid, childPids, psql } from '../../tests/integration/lib.mjs';
-import { connect, countOf } from '../../tests/integration/ws.mjs';
+import WebSocket from 'ws';
+import { realtimePath, countOf } from '../../tests/integration/ws.mjs';
 
 const num = (name, dflt) => Number(process.env[name] ?? dflt);
 const SECONDS = num('SOAK_SECONDS', 600);
@@ -25,6 +26,27 @@ const PG_DOWN_MS = num('SOAK_PG_DOWN_MS', 2000);
 const run = crypto.randomBytes(3).toString('hex');
 const XK = { headers: { 'X-Keycast': '1' }, timeout: 10000 };
 const rooms = Array.from({ length: ROOMS }, (_, i) => `soak-${run}-${i}`);
+
+// A client that keeps only its last frame (the tests' Client keeps all,
+// too much for hundreds of clients over minutes).
+function connect(key) {
+	const port = env.pushdPort;
+	const ws = new WebSocket(`ws://127.0.0.1:${port}${realtimePath(key)}`, {
+		origin: `http://127.0.0.1:${port}`, perMessageDeflate: false, handshakeTimeout: 10000,
+	});
+	const c = { last: undefined, frames: 0, close: null, terminate: () => ws.terminate() };
+	ws.on('message', (data) => {
+		c.last = data.toString('utf8');
+		c.frames++;
+	});
+	ws.on('close', (code) => { c.close = code; });
+	ws.on('error', () => {});
+	return new Promise((resolve, reject) => {
+		ws.once('open', () => resolve(c));
+		ws.once('unexpected-response', (req, res) => reject(new Error(`${key}: handshake answered ${res.statusCode}`)));
+		ws.once('error', reject);
+	});
+}
 
 const dbCount = () => Number(psql("SELECT value FROM counters WHERE name = 'global'"));
 const stats = { inc: 0, incUnknown: 0, incRefused: 0, chat: 0, chatUnknown: 0, chatRefused: 0 };
@@ -106,7 +128,7 @@ async function main() {
 	];
 	const clients = [];
 	for (let i = 0; i < specs.length; i += 50)
-		clients.push(...await Promise.all(specs.slice(i, i + 50).map((s) => connect(s.key, { timeout: 10000 }))));
+		clients.push(...await Promise.all(specs.slice(i, i + 50).map((s) => connect(s.key))));
 	const counters = clients.slice(0, nCounter);
 	console.error(`[soak] ${clients.length} clients; ${WRITERS} writers; ${SECONDS} s; a fault every ${FAULT_EVERY} s`);
 
