@@ -328,6 +328,17 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	conn_failed(c, why, 1);
 }
 
+/* j, out of the queue, waited queue_ms for a connection. */
+static void
+fail_unplaced(struct rnd *r, struct rnd_job *j)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "no connection to the app came free "
+	    "within %u ms", r->queue_ms);
+	job_fail(r, j, why);
+}
+
 static void
 arm(struct rnd_job *j, unsigned ms)
 {
@@ -358,9 +369,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	queue_remove(r, j);
-	snprintf(why, sizeof(why), "no connection to the app came free "
-	    "within %u ms", r->queue_ms);
-	job_fail(r, j, why);
+	fail_unplaced(r, j);
 }
 
 static int
@@ -433,11 +442,7 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 		queue_remove(r, j);
 		/* Its deadline event may not have run yet this turn. */
 		if (clock_us() - j->t0 >= (int64_t)r->queue_ms * 1000) {
-			char why[96];
-
-			snprintf(why, sizeof(why), "no connection to the app "
-			    "came free within %u ms", r->queue_ms);
-			job_fail(r, j, why);
+			fail_unplaced(r, j);
 			continue;
 		}
 		if (c->state == C_CLOSED && conn_open(c) != 0) {
