@@ -65,10 +65,50 @@ log_enabled(enum log_level level)
 	return level <= log_lvl;
 }
 
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+size_t
+log_fold(char *dst, size_t size, const char *src, size_t n)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n && o < size) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == '\n' || c == '\r') {
+			int indented;
+
+			while (o > 0 && is_blank(dst[o - 1]))
+				o--;
+			while (i < n && (src[i] == '\n' || src[i] == '\r'))
+				i++;
+			indented = i < n && (src[i] == ' ' || src[i] == '\t');
+			while (i < n && is_blank(src[i]))
+				i++;
+			if (o > 0 && i < n) {
+				if (!indented && o < size)
+					dst[o++] = ';';
+				if (o < size)
+					dst[o++] = ' ';
+			}
+			continue;
+		}
+		dst[o++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		i++;
+	}
+	while (o > 0 && is_blank(dst[o - 1]))
+		o--;
+	return o;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], msg[2048];
 	struct timeval tv;
 	struct tm tm;
 	size_t n;
@@ -85,12 +125,14 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if (r > 0)
 		n += (size_t)r;
 	va_start(ap, fmt);
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	r = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (r > 0)
-		n += (size_t)r;
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	if (r < 0)
+		r = 0;
+	if ((size_t)r >= sizeof(msg))
+		r = sizeof(msg) - 1;
+	/* Room for the newline. */
+	n += log_fold(line + n, sizeof(line) - n - 1, msg, (size_t)r);
 	line[n++] = '\n';
 	/* A failed log write has nowhere to be reported; the daemon goes on. */
 	if (write(log_fd, line, n) < 0)

@@ -3,6 +3,7 @@
  * re-opens the --log-file after logrotate (SIGHUP). */
 #ifndef KC_LOG_H
 #define KC_LOG_H
+#include <stddef.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -12,6 +13,13 @@ int	log_parse_level(const char *s, enum log_level *out);
 int	log_enabled(enum log_level level);
 void	log_msg(enum log_level level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Copies src[0..n) into dst as one line, at most size bytes (no NUL), and
+ * returns the length: a line break and the blanks around it become one
+ * space, or "; " when the next line is not indented (a new message, as
+ * libpq chains them); other control bytes become spaces; trailing blanks
+ * go. log_msg applies it to every message, so no caller can break the
+ * one-line-per-event format. */
+size_t	log_fold(char *dst, size_t size, const char *src, size_t n);
 
 #define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)

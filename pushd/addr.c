@@ -3,6 +3,7 @@
 #include "addr.h"
 #include "text.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -59,6 +60,18 @@ addr_parse(const char *spec, struct addr *a, char *err, size_t errlen)
 	memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
 	a->len = res->ai_addrlen;
 	freeaddrinfo(res);
+	{
+		unsigned char bin[sizeof(struct in6_addr)];
+
+		if (inet_pton(AF_INET, host, bin) != 1 &&
+		    inet_pton(AF_INET6, host, bin) != 1) {
+			memcpy(a->name, host, hlen + 1);
+			/* As resolved: a service name in PORT works too. */
+			a->port = ntohs(a->sa.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&a->sa)->sin6_port :
+			    ((struct sockaddr_in *)&a->sa)->sin_port);
+		}
+	}
 	return 0;
 }
 

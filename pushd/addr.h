@@ -1,6 +1,7 @@
 /* Socket addresses as the command line spells them: "unix:PATH" or
- * "HOST:PORT" ("[V6]:PORT" for IPv6). Resolved once at start-up, before the
- * event loop runs, so nothing resolves names on the loop. */
+ * "HOST:PORT" ("[V6]:PORT" for IPv6). Resolved at start-up, before the
+ * event loop runs; a HOST that is a name is kept, for a caller that
+ * resolves it again later off the loop (the render client, via evdns). */
 #ifndef KC_ADDR_H
 #define KC_ADDR_H
 #include <stddef.h>
@@ -9,6 +10,8 @@
 struct addr {
 	struct sockaddr_storage	sa;
 	socklen_t		len;
+	char			name[256];	/* HOST when not numeric, else "" */
+	int			port;		/* with name */
 };
 
 /* Returns 0, or -1 with the cause in err. */

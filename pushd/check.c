@@ -333,17 +333,19 @@ check_render(struct check *c)
 		report(c, FAILED, link, "cannot create an event loop");
 		goto done;
 	}
-	if ((r = rnd_new(w.base, o->app, 1, err, sizeof(err))) == NULL) {
+	if ((r = rnd_new(w.base, o->app, &(struct rnd_opts){ .conns = 1,
+	    .wire_ms = RND_WIRE_MS, .queue_ms = RND_QUEUE_MS }, err,
+	    sizeof(err))) == NULL) {
 		report(c, FAILED, link, "--app %s", err);
 		goto done;
 	}
 	rnd_submit(r, c->key, o->url, o->host, render_done, &w);
-	/* The render client times its requests out (RND_TIMEOUT_MS). */
+	/* The render client times its requests out (RND_WIRE_MS). */
 	if (event_base_dispatch(w.base) < 0 || !w.done) {
 		report(c, FAILED, link, "the event loop failed");
 		goto done;
 	}
-	if (w.res.status == -1) {
+	if (w.res.status < 0) {
 		report(c, FAILED, link, "keycast-fcgi at %s: %s", o->app,
 		    w.error);
 	} else if (w.res.status != 200) {

@@ -21,9 +21,13 @@
 
 enum rstate {
 	R_IDLE,
+	R_QUEUED,	/* due, waiting in the hub's queue for one of the
+			   max_inflight render slots */
 	R_INFLIGHT,	/* a render is running */
-	R_WAIT,		/* hub_retry is due: after a failure's backoff, or
-			   when the render gap has passed */
+	R_WAIT,		/* hub_retry is due when the render gap has passed */
+	R_BACKOFF,	/* the last render failed: hub_retry is due after the
+			   backoff, or sooner on a notify, a resync or (when
+			   the app did not answer) another url's success */
 };
 
 struct hub_key {
@@ -44,6 +48,9 @@ struct hub_url {
 	int			 pending;	/* a notify came during a render */
 	unsigned		 busy;		/* iterations over members */
 	unsigned		 failures;	/* renders failed in a row */
+	int			 no_answer;	/* the last failure got no
+						   answer (app down): no 5xx */
+	struct hub_url		*qprev, *qnext;	/* in the hub's queue */
 	uint64_t		 gen;		/* notifies and outages seen */
 	uint64_t		 render_gen;	/* gen the running render saw */
 	uint64_t		 cached_gen;	/* gen the cached frame saw */
@@ -59,6 +66,11 @@ struct hub {
 	const struct hub_ops	*ops;
 	void			*arg;
 	unsigned		 max_urls;
+	unsigned		 max_inflight;	/* 0: no limit */
+	unsigned		 inflight;	/* renders running */
+	unsigned		 stranded;	/* R_BACKOFF urls, no_answer */
+	int			 freeing;	/* in hub_free: start nothing */
+	struct hub_url		*qhead, *qtail;	/* R_QUEUED urls, FIFO */
 	struct hub_key		*keys;
 };
 
@@ -73,12 +85,51 @@ hub_new(const struct hub_ops *ops, void *arg, unsigned max_urls)
 	return h;
 }
 
+/* Every state change goes through here, which keeps the counts right. */
+static void
+set_state(struct hub_url *u, enum rstate s)
+{
+	struct hub *h = u->k->hub;
+
+	if (u->state == R_BACKOFF && u->no_answer)
+		h->stranded--;
+	if (u->state == R_INFLIGHT)
+		h->inflight--;
+	u->state = s;
+	if (s == R_BACKOFF && u->no_answer)
+		h->stranded++;
+	if (s == R_INFLIGHT)
+		h->inflight++;
+}
+
+static void
+dequeue(struct hub_url *u)
+{
+	struct hub *h = u->k->hub;
+
+	if (u->qprev != NULL)
+		u->qprev->qnext = u->qnext;
+	else
+		h->qhead = u->qnext;
+	if (u->qnext != NULL)
+		u->qnext->qprev = u->qprev;
+	else
+		h->qtail = u->qprev;
+	u->qprev = u->qnext = NULL;
+}
+
+static void pump(struct hub *h);
+
 static void
 url_free(struct hub_url *u)
 {
 	struct hub_key *k = u->k;
 	struct hub *h = k->hub;
 
+	if (u->state == R_QUEUED)
+		dequeue(u);
+	/* forget cancels a running render: its slot is free again. */
+	set_state(u, R_IDLE);
 	h->ops->forget(h->arg, u);
 	HASH_DEL(k->urls, u);
 	k->nurls--;
@@ -89,6 +140,7 @@ url_free(struct hub_url *u)
 		HASH_DEL(h->keys, k);
 		free(k);
 	}
+	pump(h);
 }
 
 static void
@@ -107,6 +159,7 @@ hub_free(struct hub *h)
 
 	if (h == NULL)
 		return;
+	h->freeing = 1;
 	HASH_ITER(hh, h->keys, k, ktmp) {
 		HASH_ITER(hh, k->urls, u, utmp) {
 			for (m = u->head; m != NULL; m = m->next)
@@ -117,16 +170,52 @@ hub_free(struct hub *h)
 	free(h);
 }
 
+/* Starts a render of u now, or queues it while max_inflight run: a resync
+ * of every url then never has more renders in flight than the app has
+ * connections for, and none waits against a deadline meanwhile. */
 static void
 start_render(struct hub_url *u)
 {
 	struct hub *h = u->k->hub;
 
-	u->state = R_INFLIGHT;
 	u->pending = 0;
+	if (h->max_inflight != 0 && h->inflight >= h->max_inflight) {
+		if (u->state != R_QUEUED) {
+			set_state(u, R_QUEUED);
+			u->qprev = h->qtail;
+			if (h->qtail != NULL)
+				h->qtail->qnext = u;
+			else
+				h->qhead = u;
+			h->qtail = u;
+		}
+		return;
+	}
+	set_state(u, R_INFLIGHT);
+	/* Taken now, not when queued: joins while queued get this render. */
 	u->render_gen = u->gen;
 	u->started = h->ops->now_ms(h->arg);
 	h->ops->render(h->arg, u);
+}
+
+/* Starts queued renders while slots are free. */
+static void
+pump(struct hub *h)
+{
+	while (!h->freeing && h->qhead != NULL &&
+	    (h->max_inflight == 0 || h->inflight < h->max_inflight)) {
+		struct hub_url *u = h->qhead;
+
+		dequeue(u);
+		start_render(u);
+	}
+}
+
+void
+hub_set_max_inflight(struct hub *h, unsigned n)
+{
+	h->max_inflight = n;
+	pump(h);
 }
 
 /* Starts a render now, or when the gap since the last start has passed. */
@@ -140,7 +229,7 @@ start_or_wait(struct hub_url *u)
 		start_render(u);
 		return;
 	}
-	u->state = R_WAIT;
+	set_state(u, R_WAIT);
 	u->pending = 0;
 	h->ops->retry_later(h->arg, u, (unsigned)(HUB_RENDER_GAP_MS - since));
 }
@@ -159,9 +248,17 @@ want_render(struct hub_url *u)
 		else
 			metrics.renders_coalesced++;
 		break;
+	case R_QUEUED:
 	case R_WAIT:
 		/* The due render sees the latest state anyway. */
 		metrics.renders_coalesced++;
+		break;
+	case R_BACKOFF:
+		/* Something committed, so the database is back, and the app
+		 * with it most likely: render now rather than after the
+		 * backoff (up to 5 s), which starts over if this fails. */
+		u->failures = 0;
+		start_or_wait(u);
 		break;
 	}
 }
@@ -324,6 +421,24 @@ broadcast(struct hub_url *u, struct ws_frame *f)
 	u->busy--;
 }
 
+/* The app answers again: urls that got no answer render now rather than
+ * after their backoff. Runs once per recovery, as it empties stranded. */
+static void
+retry_stranded(struct hub *h)
+{
+	struct hub_key *k, *ktmp;
+	struct hub_url *u, *utmp;
+
+	HASH_ITER(hh, h->keys, k, ktmp) {
+		HASH_ITER(hh, k->urls, u, utmp) {
+			if (u->state == R_BACKOFF && u->no_answer) {
+				u->failures = 0;
+				start_or_wait(u);
+			}
+		}
+	}
+}
+
 static unsigned
 retry_delay(unsigned failures)
 {
@@ -360,11 +475,13 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 	enum hub_verdict v = hub_verdict(status, body, len, &code);
 	char reason[32];
 
-	u->state = R_IDLE;
+	set_state(u, R_IDLE);
 	if (v == HUB_SEND)
 		metrics.renders_ok++;
 	else
 		metrics.renders_failed++;
+	if (status == HUB_UNUSABLE)
+		metrics.renders_unusable++;
 	if (v != HUB_RETRY)
 		u->failures = 0;
 	switch (v) {
@@ -373,6 +490,8 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 		u->cached = ws_frame_text(body, len);
 		u->cached_gen = u->render_gen;
 		broadcast(u, u->cached);
+		if (h->stranded > 0)
+			retry_stranded(h);
 		/* FALLTHROUGH */
 	case HUB_DROP:
 		if (u->pending && u->nmembers > 0)
@@ -382,25 +501,34 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 		if (u->nmembers == 0)
 			break;
 		/* Members keep their last frame meanwhile. */
-		u->state = R_WAIT;
 		u->pending = 0;
 		u->failures++;
+		u->no_answer = status < 0;
+		set_state(u, R_BACKOFF);
 		h->ops->retry_later(h->arg, u, retry_delay(u->failures));
 		break;
 	case HUB_CLOSE:
 		/* keycast.js shows the reason in the console. */
-		snprintf(reason, sizeof(reason), "the app answered %d", status);
+		if (status == HUB_UNUSABLE)
+			snprintf(reason, sizeof(reason),
+			    "unusable answer from the app");
+		else
+			snprintf(reason, sizeof(reason), "the app answered %d",
+			    status);
 		close_all(u, code, reason);
 		break;
 	}
 	url_maybe_free(u);
+	pump(h);
 	return v;
 }
 
 void
 hub_retry(struct hub_url *u)
 {
-	start_render(u);
+	/* A timer that fired after a notify already started the render. */
+	if (u->state == R_WAIT || u->state == R_BACKOFF)
+		start_render(u);
 }
 
 const char *

@@ -14,6 +14,9 @@
 #include "ws.h"
 
 #define HUB_ETOOMANY	-1	/* the key already has max_urls urls */
+#define HUB_UNUSABLE	-2	/* a render "status": the app answered, but
+				   with something no retry will fix (too
+				   large, not FastCGI/CGI) */
 #define HUB_RENDER_GAP_MS 20	/* between render starts of one url: at
 				   most 50 renders a second each */
 
@@ -47,6 +50,9 @@ struct hub_ops {
 struct hub	*hub_new(const struct hub_ops *ops, void *arg, unsigned max_urls);
 /* Frees every url (forget) and detaches remaining members. */
 void		 hub_free(struct hub *h);
+/* At most n renders run at once (0, the default: no limit); the others
+ * wait in the hub's FIFO, without a deadline, until one ends. */
+void		 hub_set_max_inflight(struct hub *h, unsigned n);
 
 /* Adds m to (key, url), creating them as needed; key, url and host (what
  * the render request will carry as HTTP_HOST) are copied. m then gets the
@@ -72,12 +78,15 @@ enum hub_verdict {
 			   connection (RFC 6455 8.1): members keep their last
 			   frame until the next notify or join */
 	HUB_RETRY,	/* no answer or 5xx: again after a backoff of 100 ms
-			   doubling to 5 s, while the url has members */
-	HUB_CLOSE,	/* any other status: members are closed */
+			   doubling to 5 s, while the url has members; a
+			   notify or resync cuts the backoff short, and so
+			   does any url's success when there was no answer */
+	HUB_CLOSE,	/* any other status, and HUB_UNUSABLE: members are
+			   closed */
 };
 
-/* The policy, without a url: status is the app's HTTP status, or -1 when
- * there was no answer (timeout, app down). For HUB_CLOSE, *code gets 4403
+/* The policy, without a url: status is the app's HTTP status, -1 when
+ * there was no answer (timeout, app down), or HUB_UNUSABLE. For HUB_CLOSE, *code gets 4403
  * for 403, 4404 for 404 and 410, 1011 for anything unexpected. */
 enum hub_verdict hub_verdict(int status, const char *body, size_t len,
 	    uint16_t *code);
@@ -85,7 +94,8 @@ enum hub_verdict hub_verdict(int status, const char *body, size_t len,
  * into the frame. u may be freed on return (its members gone). */
 enum hub_verdict hub_render_done(struct hub_url *u, int status,
 	    const char *body, size_t len);
-/* A retry_later timer of u fired. */
+/* A retry_later timer of u fired; a no-op when the render it was for
+ * started already. */
 void	hub_retry(struct hub_url *u);
 
 const char	*hub_url_key(const struct hub_url *u);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "buf.h"
@@ -31,6 +32,7 @@
 
 struct pushd {
 	struct event_base	*base;
+	struct evdns_base	*dns;		/* names in --db and --app */
 	struct hub		*hub;
 	struct rnd		*rnd;
 	struct pgl		*pgl;
@@ -74,7 +76,8 @@ render_done(void *arg, const struct rnd_result *res)
 	snprintf(url, sizeof(url), "%s", hub_url_path(w->u));
 	w->job = NULL;
 	metrics_observe_render(res->seconds);
-	switch (hub_render_done(w->u, res->status, res->body, res->len)) {
+	switch (hub_render_done(w->u, res->status == RND_UNUSABLE ?
+	    HUB_UNUSABLE : res->status, res->body, res->len)) {
 	case HUB_SEND:
 		log_debug("render %s %s: %zu bytes in %.1f ms", key, url,
 		    res->len, res->seconds * 1e3);
@@ -94,8 +97,12 @@ render_done(void *arg, const struct rnd_result *res)
 			    "retrying", key, url, res->status);
 		break;
 	case HUB_CLOSE:
-		log_info("render %s %s: the app says %d; closing its clients",
-		    key, url, res->status);
+		if (res->status == RND_UNUSABLE)
+			log_warn("render %s %s: %s; closing its clients with "
+			    "1011, no retry", key, url, res->error);
+		else
+			log_info("render %s %s: the app says %d; closing its "
+			    "clients", key, url, res->status);
 		break;
 	}
 }
@@ -286,6 +293,19 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGHUP: log reopened");
 }
 
+/* libevent's own warnings (evdns's among them) would go to stderr as bare
+ * lines: give them the log's format. */
+static void
+on_libevent_log(int severity, const char *msg)
+{
+	enum log_level level = severity >= EVENT_LOG_ERR ? LOG_ERROR :
+	    severity == EVENT_LOG_WARN ? LOG_WARN :
+	    severity == EVENT_LOG_MSG ? LOG_INFO : LOG_DEBUG;
+
+	if (log_enabled(level))
+		log_msg(level, "libevent: %s", msg);
+}
+
 static void
 usage(FILE *f)
 {
@@ -301,12 +321,22 @@ usage(FILE *f)
 "                       (default 127.0.0.1:8081); serves GET\n"
 "                       /__realtime?key=K&url=U, /healthz and /metrics\n"
 "  --app unix:PATH|HOST:PORT  keycast-fcgi's FastCGI address\n"
-"                       (default unix:/run/keycast/fcgi.sock)\n"
+"                       (default unix:/run/keycast/fcgi.sock); a HOST name\n"
+"                       is looked up again, off the loop, on every connect\n"
 "  --app-conns N        FastCGI connections kept open to the app (default 4);\n"
 "                       each pins one app worker, so keep the app's workers\n"
-"                       above this plus the web server's keepalive\n"
+"                       above this plus the web server's keepalive; at most\n"
+"                       this many renders run at once, the others wait\n"
+"  --render-timeout MS  a render sent to the app fails without an answer\n"
+"                       within this (default 5000); its connection waits as\n"
+"                       long again for the late answer before it is closed\n"
+"  --render-queue-timeout MS  a render waiting for a free app connection\n"
+"                       fails after this (default 5000)\n"
 "  --db CONNINFO        libpq connection string for LISTEN (default: libpq\n"
-"                       defaults and PG* variables)\n"
+"                       defaults and PG* variables); a host name is looked\n"
+"                       up off the loop before every attempt\n"
+"  --db-retry-max MS    while PostgreSQL is down, retry LISTEN at least this\n"
+"                       often, jittered (default 250, minimum 100)\n"
 "  --channel NAME       NOTIFY channel (default keycast)\n"
 "  --allow-origin ORIGIN  also accept this Origin (repeatable); by default\n"
 "                       the Origin must be X-Forwarded-Proto (or http)://Host\n"
@@ -380,13 +410,17 @@ enum {
 	OPT_LISTEN = 256, OPT_APP, OPT_APP_CONNS, OPT_DB, OPT_CHANNEL,
 	OPT_ALLOW_ORIGIN, OPT_HOST, OPT_MAX_CLIENTS, OPT_MAX_URLS,
 	OPT_PING, OPT_EXPOSE, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_CHECK, OPT_VIA,
-	OPT_KEY, OPT_VERSION, OPT_HELP,
+	OPT_KEY, OPT_VERSION, OPT_HELP, OPT_RENDER_TIMEOUT, OPT_QUEUE_TIMEOUT,
+	OPT_DB_RETRY,
 };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "app", required_argument, NULL, OPT_APP },
 	{ "app-conns", required_argument, NULL, OPT_APP_CONNS },
+	{ "render-timeout", required_argument, NULL, OPT_RENDER_TIMEOUT },
+	{ "render-queue-timeout", required_argument, NULL, OPT_QUEUE_TIMEOUT },
+	{ "db-retry-max", required_argument, NULL, OPT_DB_RETRY },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "channel", required_argument, NULL, OPT_CHANNEL },
 	{ "allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN },
@@ -415,6 +449,8 @@ main(int argc, char **argv)
 	const char *channel = "keycast", *log_file = NULL;
 	char **allow = NULL;
 	unsigned long app_conns = 4, max_clients = 0, max_urls = 32, ping = 25;
+	unsigned long wire_ms = RND_WIRE_MS, queue_ms = RND_QUEUE_MS;
+	unsigned long db_retry_ms = 250;
 	unsigned long nofile, cap;
 	enum log_level level = LOG_INFO;
 	int level_set = 0;
@@ -432,6 +468,21 @@ main(int argc, char **argv)
 		case OPT_APP: app = optarg; break;
 		case OPT_APP_CONNS:
 			if (parse_ulong("--app-conns", optarg, 1, 256, &app_conns))
+				return 2;
+			break;
+		case OPT_RENDER_TIMEOUT:
+			if (parse_ulong("--render-timeout", optarg, 1, 600000,
+			    &wire_ms))
+				return 2;
+			break;
+		case OPT_QUEUE_TIMEOUT:
+			if (parse_ulong("--render-queue-timeout", optarg, 1,
+			    600000, &queue_ms))
+				return 2;
+			break;
+		case OPT_DB_RETRY:
+			if (parse_ulong("--db-retry-max", optarg, 100, 60000,
+			    &db_retry_ms))
 				return 2;
 			break;
 		case OPT_DB: db = optarg; break;
@@ -512,6 +563,7 @@ main(int argc, char **argv)
 	cfg.allow_origin = allow;
 	cfg.ping_ms = (unsigned)ping * 1000;
 	log_init("keycast-pushd", level, log_file);
+	event_set_log_callback(on_libevent_log);
 
 	nofile = raise_nofile();
 	cap = nofile > FD_RESERVE + app_conns ? nofile - FD_RESERVE - app_conns : 1;
@@ -525,8 +577,18 @@ main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto done;
 	}
+	/* Host names in --db and --app are looked up with this, off the
+	 * loop, again on every reconnect. */
+	if ((pd.dns = evdns_base_new(pd.base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {
+		log_error("cannot set up the DNS resolver (/etc/resolv.conf)");
+		goto done;
+	}
 	pd.hub = hub_new(&hub_ops, &pd, (unsigned)max_urls);
-	if ((pd.rnd = rnd_new(pd.base, app, (unsigned)app_conns, err,
+	hub_set_max_inflight(pd.hub, (unsigned)app_conns);
+	if ((pd.rnd = rnd_new(pd.base, app, &(struct rnd_opts){
+	    .conns = (unsigned)app_conns, .wire_ms = (unsigned)wire_ms,
+	    .queue_ms = (unsigned)queue_ms, .dns = pd.dns }, err,
 	    sizeof(err))) == NULL) {
 		log_error("--app %s", err);
 		goto done;
@@ -536,7 +598,9 @@ main(int argc, char **argv)
 		log_error("--listen %s", err);
 		goto done;
 	}
-	pd.pgl = pgl_new(pd.base, db, channel, &pgl_cb, &pd);
+	pd.pgl = pgl_new(pd.base, db, channel, &(struct pgl_opts){
+	    .retry_max_ms = (unsigned)db_retry_ms, .dns = pd.dns }, &pgl_cb,
+	    &pd);
 	pd.sdn = sdn_new(pd.base, pd.srv, pd.pgl);
 	sigs[0] = evsignal_new(pd.base, SIGTERM, on_stop_signal, &pd);
 	sigs[1] = evsignal_new(pd.base, SIGINT, on_stop_signal, &pd);
@@ -562,6 +626,8 @@ done:
 	pgl_free(pd.pgl);
 	hub_free(pd.hub);
 	rnd_free(pd.rnd);
+	if (pd.dns != NULL)
+		evdns_base_free(pd.dns, 0);
 	if (pd.base != NULL)
 		event_base_free(pd.base);
 	free(allow);

@@ -59,6 +59,12 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 	    "keycast_renders_total{result=\"failed\"} %" PRIu64 "\n"
 	    "keycast_renders_total{result=\"coalesced\"} %" PRIu64 "\n",
 	    m->renders_ok, m->renders_failed, m->renders_coalesced);
+	counter(out, "keycast_renders_unusable_total",
+	    "Answers no retry can fix (a fragment over 1 MiB, malformed "
+	    "FastCGI/CGI output): the url's clients were closed with 1011.",
+	    m->renders_unusable);
+	counter(out, "keycast_app_connects_total",
+	    "Connections opened to the app for renders.", m->app_connects);
 	counter(out, "keycast_frames_sent_total",
 	    "Fragment frames written to clients.", m->frames_sent);
 	counter(out, "keycast_bytes_sent_total",

@@ -15,6 +15,9 @@ struct metrics {
 	uint64_t	renders_failed;		/* any other outcome */
 	uint64_t	renders_coalesced;	/* requests folded into a render
 						   already due */
+	uint64_t	renders_unusable;	/* answers no retry can fix (too
+						   large, malformed): closed */
+	uint64_t	app_connects;		/* render connections opened */
 	uint64_t	frames_sent;		/* data frames fully written */
 	uint64_t	bytes_sent;		/* all bytes written to clients */
 	uint64_t	conflated;		/* unsent frames replaced */

@@ -1,11 +1,13 @@
 /* The FastCGI render client (see render.h). Jobs wait in a FIFO; a kick
  * event hands them to idle connections (or opens a closed slot) outside any
- * caller's stack. Each job's deadline runs from rnd_submit, so a hung app
- * fails the queued jobs too, not only the ones it holds. A connection that
- * fails or times out is closed and reopened on demand, since its stream
- * position is then unknown. A request that dies on a reused connection
- * before any answer byte is retried once on a fresh one: the app may have
- * closed it while idle. */
+ * caller's stack. A job has two deadlines: queue_ms from rnd_submit while it
+ * waits (a hung app fails the queued jobs too), then wire_ms from when a
+ * connection takes it. A job past its wire deadline fails, but its
+ * connection waits one more wire_ms for the late answer, so a slow app
+ * keeps its connections rather than getting new ones; it is closed only
+ * then, or when it fails, since its stream position is unknown. A request
+ * that dies on a reused connection before any answer byte is retried once
+ * on a fresh one: the app may have closed it while idle. */
 #include "render.h"
 
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
@@ -25,6 +28,7 @@
 #include "clock.h"
 #include "fcgi_codec.h"
 #include "log.h"
+#include "metrics.h"
 #include "xmalloc.h"
 
 #define REQUEST_ID	1
@@ -49,13 +53,21 @@ struct rnd_job {
 	void		*arg;
 	char		*url;		/* for log lines */
 	int64_t		 t0;		/* clock_us at rnd_submit */
-	struct event	 deadline;	/* RND_TIMEOUT_MS after rnd_submit */
+	struct event	 deadline;	/* queue_ms after rnd_submit, then
+					   wire_ms after a connection took it */
 	int		 retried;
+	int		 late;		/* failed at the wire deadline; its
+					   connection awaits the answer */
 };
 
 struct rnd {
 	struct event_base	*base;
-	struct addr		 addr;
+	struct evdns_base	*dns;		/* borrowed; NULL: use addr */
+	struct addr		 addr;		/* resolved by rnd_new */
+	char			*host;		/* a name to resolve on every
+						   connect, or NULL */
+	int			 port;
+	unsigned		 wire_ms, queue_ms;
 	char			*spec;
 	struct rnd_conn		*conns;
 	unsigned		 nconns;
@@ -110,11 +122,10 @@ job_free(struct rnd_job *j)
 	free(j);
 }
 
-/* Ends j with res (status -1 for a failure) and frees it. */
+/* Says once that the app stopped or started answering. */
 static void
-job_finish(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
+note_health(struct rnd *r, const struct rnd_result *res)
 {
-	res->seconds = (double)(clock_us() - j->t0) / 1e6;
 	if (res->status == -1 && !r->down) {
 		r->down = 1;
 		log_warn("render: app at %s: %s", r->spec, res->error);
@@ -122,8 +133,28 @@ job_finish(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
 		r->down = 0;
 		log_info("render: app at %s answers again", r->spec);
 	}
-	if (j->cb != NULL)
-		j->cb(j->arg, res);
+}
+
+/* Gives j's caller res (status -1 for a failure), once. */
+static void
+job_report(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
+{
+	rnd_done_fn *cb = j->cb;
+
+	res->seconds = (double)(clock_us() - j->t0) / 1e6;
+	/* A late answer says nothing new: the app is still too slow. */
+	if (!j->late)
+		note_health(r, res);
+	j->cb = NULL;
+	if (cb != NULL)
+		cb(j->arg, res);
+}
+
+/* Ends j with res and frees it. */
+static void
+job_finish(struct rnd *r, struct rnd_job *j, struct rnd_result *res)
+{
+	job_report(r, j, res);
 	job_free(j);
 }
 
@@ -172,7 +203,9 @@ conn_failed(struct rnd_conn *c, const char *why, int may_retry)
 	int fresh_death = c->resp.received == 0 && c->served > 0;
 	struct rnd_job *j = conn_take_job(c, 0);
 
-	if (may_retry && fresh_death && !j->retried) {
+	/* A job nobody awaits (cancelled, or reported late) is not sent
+	 * again. */
+	if (may_retry && fresh_death && !j->retried && j->cb != NULL) {
 		j->retried = 1;
 		queue_push(r, j, 1);
 		return;
@@ -235,9 +268,22 @@ on_read(struct bufferevent *bev, void *arg)
 		fcgc_resp_cleanup(&resp);
 		return;
 	}
-	conn_failed(c, rc == FCGC_ETOOBIG ? "fragment larger than 1 MiB" :
-	    rc == FCGC_EREFUSED ? "the app refused the request" :
-	    "malformed FastCGI/CGI answer", 0);
+	if (rc == FCGC_EREFUSED) {
+		/* Overloaded or busy: may pass, so a failure to retry. */
+		conn_failed(c, "the app refused the request", 0);
+		return;
+	}
+	{
+		/* The app's fault, which no retry fixes. */
+		struct rnd_result res = {
+			.status = RND_UNUSABLE,
+			.error = rc == FCGC_ETOOBIG ?
+			    "the fragment is larger than 1 MiB" :
+			    "the answer is not valid FastCGI/CGI",
+		};
+
+		job_finish(c->r, conn_take_job(c, 0), &res);
+	}
 }
 
 static void
@@ -247,7 +293,12 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	char why[160];
 
 	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+
 		c->state = c->job != NULL ? C_BUSY : C_IDLE;
+		if (c->r->addr.sa.ss_family != AF_UNIX)
+			setsockopt(bufferevent_getfd(bev), IPPROTO_TCP,
+			    TCP_NODELAY, &one, sizeof(one));
 		return;
 	}
 	if (c->job == NULL) {
@@ -257,8 +308,14 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if (c->state == C_CONNECTING) {
 		struct rnd *r = c->r;
 
-		snprintf(why, sizeof(why), "cannot connect: %s",
-		    strerror(EVUTIL_SOCKET_ERROR()));
+		int dnserr = bufferevent_socket_get_dns_error(bev);
+
+		if (dnserr != 0)
+			snprintf(why, sizeof(why), "cannot resolve %s: %s",
+			    r->host, evutil_gai_strerror(dnserr));
+		else
+			snprintf(why, sizeof(why), "cannot connect: %s",
+			    strerror(EVUTIL_SOCKET_ERROR()));
 		conn_failed(c, why, 0);
 		fail_queue(r, why);
 		return;
@@ -271,34 +328,72 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	conn_failed(c, why, 1);
 }
 
+/* j, out of the queue, waited queue_ms for a connection. */
+static void
+fail_unplaced(struct rnd *r, struct rnd_job *j)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "no connection to the app came free "
+	    "within %u ms", r->queue_ms);
+	job_fail(r, j, why);
+}
+
+static void
+arm(struct rnd_job *j, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(&j->deadline, &tv);
+}
+
 static void
 on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct rnd_job *j = arg;
 	struct rnd *r = j->r;
+	char why[96];
 
+	if (j->conn != NULL && !j->late) {
+		struct rnd_result res = { .status = -1, .error = why };
+
+		snprintf(why, sizeof(why), "no answer within %u ms",
+		    r->wire_ms);
+		job_report(r, j, &res);
+		j->late = 1;
+		arm(j, r->wire_ms);
+		return;
+	}
 	if (j->conn != NULL) {
-		conn_failed(j->conn, "no answer within 5 s", 0);
+		conn_failed(j->conn, "no late answer either", 0);
 		return;
 	}
 	queue_remove(r, j);
-	job_fail(r, j, "no connection to the app came free within 5 s");
+	fail_unplaced(r, j);
 }
 
 static int
 conn_open(struct rnd_conn *c)
 {
 	struct rnd *r = c->r;
-	int one = 1;
+	int rc;
 
 	c->bev = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		return -1;
 	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
 	c->state = C_CONNECTING;
-	/* Refused comes later as an event; a missing unix socket fails here. */
-	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&r->addr.sa,
-	    (int)r->addr.len) != 0) {
+	metrics.app_connects++;
+	/* Refused comes later as an event; a missing unix socket fails here.
+	 * A name is looked up again on every connect, off the loop, so the
+	 * app may move. */
+	if (r->host != NULL && r->dns != NULL)
+		rc = bufferevent_socket_connect_hostname(c->bev, r->dns,
+		    AF_UNSPEC, r->host, r->port);
+	else
+		rc = bufferevent_socket_connect(c->bev,
+		    (struct sockaddr *)&r->addr.sa, (int)r->addr.len);
+	if (rc != 0) {
 		int e = errno;
 
 		bufferevent_free(c->bev);
@@ -307,9 +402,6 @@ conn_open(struct rnd_conn *c)
 		errno = e;
 		return -1;
 	}
-	if (r->addr.sa.ss_family != AF_UNIX)
-		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY,
-		    &one, sizeof(one));
 	bufferevent_enable(c->bev, EV_READ);
 	return 0;
 }
@@ -319,6 +411,7 @@ conn_start(struct rnd_conn *c, struct rnd_job *j)
 {
 	c->job = j;
 	j->conn = c;
+	arm(j, c->r->wire_ms);
 	fcgc_resp_cleanup(&c->resp);
 	fcgc_resp_init(&c->resp, REQUEST_ID, RND_BODY_MAX);
 	if (c->state == C_IDLE)
@@ -347,6 +440,11 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 			return;
 		j = r->head;
 		queue_remove(r, j);
+		/* Its deadline event may not have run yet this turn. */
+		if (clock_us() - j->t0 >= (int64_t)r->queue_ms * 1000) {
+			fail_unplaced(r, j);
+			continue;
+		}
 		if (c->state == C_CLOSED && conn_open(c) != 0) {
 			char why[160];
 
@@ -361,16 +459,24 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 }
 
 struct rnd *
-rnd_new(struct event_base *base, const char *spec, unsigned nconns, char *err,
-    size_t errlen)
+rnd_new(struct event_base *base, const char *spec, const struct rnd_opts *o,
+    char *err, size_t errlen)
 {
 	struct rnd *r = xcalloc(1, sizeof(*r));
+	unsigned nconns = o->conns;
 
 	if (addr_parse(spec, &r->addr, err, errlen) != 0) {
 		free(r);
 		return NULL;
 	}
+	if (r->addr.name[0] != '\0') {
+		r->host = xstrdup(r->addr.name);
+		r->port = r->addr.port;
+	}
 	r->base = base;
+	r->dns = o->dns;
+	r->wire_ms = o->wire_ms;
+	r->queue_ms = o->queue_ms;
 	r->spec = xstrdup(spec);
 	r->nconns = nconns;
 	r->conns = xcalloc(nconns, sizeof(*r->conns));
@@ -402,6 +508,7 @@ rnd_free(struct rnd *r)
 	}
 	event_free(r->kick);
 	free(r->conns);
+	free(r->host);
 	free(r->spec);
 	free(r);
 }
@@ -410,8 +517,6 @@ struct rnd_job *
 rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
     rnd_done_fn *cb, void *arg)
 {
-	struct timeval tv = { RND_TIMEOUT_MS / 1000,
-	    (RND_TIMEOUT_MS % 1000) * 1000 };
 	struct rnd_job *j = xcalloc(1, sizeof(*j));
 	const char *q = strchr(url, '?');
 	char *path = xstrndup(url, q != NULL ? (size_t)(q - url) : strlen(url));
@@ -455,7 +560,7 @@ rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
 	j->arg = arg;
 	j->t0 = clock_us();
 	evtimer_assign(&j->deadline, r->base, on_deadline, j);
-	evtimer_add(&j->deadline, &tv);
+	arm(j, r->queue_ms);
 	queue_push(r, j, 0);
 	return j;
 }

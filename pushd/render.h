@@ -1,34 +1,50 @@
 /* The render client: asks the FastCGI app for a (key, url)'s fragment over
  * a pool of at most N kept-alive connections (FCGI_KEEP_CONN), one request
  * per connection at a time, others queued. Every job ends in exactly one
- * callback, never from inside rnd_submit: the app's status and body, or
- * status -1 when there was no answer (connect failed, the app closed the
- * connection, a malformed answer, RND_TIMEOUT_MS passed since rnd_submit,
- * queued or not). */
+ * callback, never from inside rnd_submit: the app's status and body; status
+ * -1 when there was no answer (connect failed, the app closed the
+ * connection or refused the request, queue_ms passed before a connection
+ * took the job, or wire_ms after); or RND_UNUSABLE when the app answered
+ * with something no retry fixes (a fragment over RND_BODY_MAX, output that
+ * is not FastCGI/CGI). */
 #ifndef KC_RENDER_H
 #define KC_RENDER_H
 #include <stddef.h>
 
-#define RND_TIMEOUT_MS	5000
+#define RND_WIRE_MS	5000	/* default: request sent -> answer */
+#define RND_QUEUE_MS	5000	/* default: rnd_submit -> on a connection */
 #define RND_BODY_MAX	(1u << 20)	/* a fragment larger than this fails */
+#define RND_UNUSABLE	-2	/* a status: the answer is the app's fault */
 
 struct event_base;
+struct evdns_base;
 struct rnd;
 struct rnd_job;
 
+struct rnd_opts {
+	unsigned		 conns;		/* connections, at least 1 */
+	unsigned		 wire_ms;	/* see above */
+	unsigned		 queue_ms;
+	struct evdns_base	*dns;		/* borrowed; resolves a HOST of
+						   HOST:PORT again on every
+						   connect. NULL: the address
+						   rnd_new resolved */
+};
+
 struct rnd_result {
-	int		 status;	/* HTTP status, or -1 */
+	int		 status;	/* HTTP status, -1 or RND_UNUSABLE */
 	const char	*body;		/* valid during the callback only */
 	size_t		 len;
-	const char	*error;		/* why, when status is -1 */
+	const char	*error;		/* why, when status is negative */
 	double		 seconds;	/* from rnd_submit to the answer */
 };
 
 typedef void rnd_done_fn(void *arg, const struct rnd_result *res);
 
-/* addr is "unix:PATH" or "HOST:PORT"; returns NULL with err set. */
+/* addr is "unix:PATH" or "HOST:PORT", resolved now to check it; returns
+ * NULL with err set. o is copied. */
 struct rnd	*rnd_new(struct event_base *base, const char *addr,
-		    unsigned nconns, char *err, size_t errlen);
+		    const struct rnd_opts *o, char *err, size_t errlen);
 /* Ends every job without calling back. */
 void		 rnd_free(struct rnd *r);
 /* Renders url for key as DESIGN's render contract says; host goes into
