@@ -65,6 +65,36 @@ log_enabled(enum log_level level)
 	return level <= log_lvl;
 }
 
+char *
+log_oneline(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = 0;
+
+	if (dstlen == 0)
+		return dst;
+	src += strspn(src, " \t\r\n");
+	while (*src != '\0' && n + 1 < dstlen) {
+		size_t run = strspn(src, " \t\r\n");
+
+		if (run == 0) {
+			dst[n++] = *src++;
+			continue;
+		}
+		if (src[run] == '\0')
+			break;
+		/* Plain spaces stay as they are; a break becomes one space. */
+		if (strcspn(src, "\t\r\n") >= run) {
+			for (; run > 0 && n + 1 < dstlen; run--)
+				dst[n++] = *src++;
+			continue;
+		}
+		dst[n++] = ' ';
+		src += run;
+	}
+	dst[n] = '\0';
+	return dst;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
