@@ -122,12 +122,15 @@ open_unix_listener(const char *path)
 			    "socket", path);
 			return -1;
 		}
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* Non-blocking: a live listener with a full queue says EAGAIN
+		 * instead of making us wait. */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0) {
 			log_error("socket: %s", strerror(errno));
 			return -1;
 		}
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+		    errno == EAGAIN) {
 			log_error("--listen unix:%s: another process listens there "
 			    "(stop it first)", path);
 			goto fail;
@@ -420,38 +423,43 @@ conn_drop(FCGX_Request *fr)
 	fr->ipcFd = -1;
 }
 
+/* The worker's signals: the stop signals come blocked from the parent's
+ * mask, so the handler is installed before any can run; they stay blocked,
+ * and *waitmask (the parent's mask without them) opens them in the waits. */
+static void
+worker_signals(const sigset_t *parent_mask, sigset_t *waitmask)
+{
+	static const int stops[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa;
+	sigset_t blocked;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_worker_signal;
+	sigemptyset(&blocked);
+	*waitmask = *parent_mask;
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+		sigaction(stops[i], &sa, NULL);
+		sigaddset(&blocked, stops[i]);
+		sigdelset(waitmask, stops[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_SETMASK, parent_mask, NULL);
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
+}
+
 static void
 worker_run(struct app *app, int listen_fd, int idle_ms,
     const sigset_t *parent_mask)
 {
-	struct sigaction sa;
 	struct epoll_event ev;
 	struct waiter w;
-	sigset_t stops;
 	FCGX_Request fr;
 	struct arena *a = arena_new();
 	struct resp rs;
 	struct buf out;
 
-	/* The stop signals are still blocked (the parent's mask): install the
-	 * handler, then open them only inside the waits. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_worker_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGINT);
-	sigaddset(&stops, SIGHUP);
-	w.waitmask = *parent_mask;
-	sigdelset(&w.waitmask, SIGTERM);
-	sigdelset(&w.waitmask, SIGINT);
-	sigdelset(&w.waitmask, SIGHUP);
-	sigprocmask(SIG_SETMASK, parent_mask, NULL);
-	sigprocmask(SIG_BLOCK, &stops, NULL);
-
+	worker_signals(parent_mask, &w.waitmask);
 	w.listen_fd = listen_fd;
 	w.idle_ms = idle_ms;
 	w.ep = epoll_create1(EPOLL_CLOEXEC);

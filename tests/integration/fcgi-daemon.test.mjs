@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
 	env, until, request, postForm, fcgiHttp, parseCgiResponse, stack, childPids, isAlive, psql,
@@ -166,6 +166,23 @@ test('restarting a socket-activated keycast-fcgi during a stream of POSTs throug
 		`${statuses.length} ${statuses.length}`, 'each POST applied exactly once');
 	assert.equal(sa.exits().length, restarts);
 	assert.ok(sa.exits().every((c) => c === 0), `every stopped instance exited 0: ${sa.exits()}`);
+});
+
+test('SIGHUP reopens --log-file in the parent and in every worker, idle or not (logrotate)', async (t) => {
+	const name = `fcgi-hup-${run}`;
+	const file = `${env.var}/log/${name}-file.log`;
+	const app = await startFcgi(t, name, { workers: 2, flags: ['--log-file', file] });
+	renameSync(file, `${file}.1`);
+	t.after(() => rmSync(`${file}.1`, { force: true }));
+	app.child.kill('SIGHUP');
+	// Each worker reopens in its next wait; every request after that is
+	// logged in the new file, whichever worker serves it.
+	await until('the new log file', () => existsSync(file));
+	await until('both workers to log there', async () => {
+		await Promise.all([fcgiHttp('GET', '/counter', { socket: app.sock }), fcgiHttp('GET', '/counter', { socket: app.sock })]);
+		const pids = new Set([...readFileSync(file, 'utf8').matchAll(/keycast-fcgi\[(\d+)\]: GET \/counter 200/g)].map((m) => m[1]));
+		return pids.size === 2;
+	});
 });
 
 test('keycast-fcgi(8) documents exactly the flags of --help, with the same defaults', () => {
