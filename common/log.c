@@ -105,6 +105,18 @@ log_fold(char *dst, size_t size, const char *src, size_t n)
 	return o;
 }
 
+char *
+log_oneline(char *dst, size_t dstlen, const char *src)
+{
+	size_t n;
+
+	if (dstlen == 0)
+		return dst;
+	n = log_fold(dst, dstlen - 1, src, strlen(src));
+	dst[n] = '\0';
+	return dst;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {

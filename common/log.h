@@ -11,6 +11,9 @@ void	log_init(const char *prog, enum log_level level, const char *path);
 int	log_reopen(void);
 int	log_parse_level(const char *s, enum log_level *out);
 int	log_enabled(enum log_level level);
+/* log_fold of the string src into dst (dstlen bytes, always terminated
+ * when dstlen > 0), for messages kept to be logged later. Returns dst. */
+char	*log_oneline(char *dst, size_t dstlen, const char *src);
 void	log_msg(enum log_level level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* Copies src[0..n) into dst as one line, at most size bytes (no NUL), and

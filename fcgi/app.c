@@ -175,5 +175,11 @@ app_db_error(struct req *rq, struct resp *rs, int dbrc)
 		resp_header(rs, "Retry-After", "1");
 		return 0;
 	}
+	if (dbrc == DB_BUSY) {
+		app_error(rq, rs, 503, "The database is busy (a long query or a "
+		    "schema change holds a lock); try again shortly.");
+		resp_header(rs, "Retry-After", "1");
+		return 0;
+	}
 	return app_error(rq, rs, 500, "Something went wrong on our side.");
 }

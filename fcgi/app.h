@@ -38,7 +38,7 @@ int	app_page(struct req *rq, struct resp *rs, const char *title,
 int	app_mutated(struct req *rq, struct resp *rs, const char *page);
 /* An error answer: a page for browsers, text for fetch and pushd. */
 int	app_error(struct req *rq, struct resp *rs, int status, const char *msg);
-/* Maps a db_exec failure to 503/500. */
+/* Maps a db_exec failure to 503 (unavailable, busy) or 500. */
 int	app_db_error(struct req *rq, struct resp *rs, int dbrc);
 
 /* Pages (pages.c). */

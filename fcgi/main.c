@@ -1,18 +1,27 @@
 /* keycast-fcgi: the FastCGI application server. The parent loads and checks
  * the templates, opens (or inherits on fd 0) the listening socket, then
  * preforks workers and replaces any that die, with backoff; each worker
- * serves one connection at a time with its own PostgreSQL connection. */
+ * serves one connection at a time with its own PostgreSQL connection.
+ * A worker keeps its stop signals blocked except while it waits (for a
+ * connection, or for the next request on a kept-alive one), so a stop ends
+ * a wait at once but never a connection it has accepted: that one gets its
+ * answer first. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,13 +33,34 @@
 
 #define WORKERS_MAX	256
 #define DRAIN_MAX	(1024 * 1024)
+#define BACKLOG		1024
+/* After an accept error such as EMFILE the connection stays queued:
+ * pause instead of spinning on a listener that stays readable. */
+#define ACCEPT_PAUSE_MS	100
+/* What the parent adds to the longest a request may take (idle timeout
+ * for its bytes, statement timeout for its query) before it kills a
+ * worker that has not stopped: libfcgi's lingering close takes up to 2 s. */
+#define STOP_MARGIN_MS	3000
 
 static volatile sig_atomic_t worker_stop;
-/* Set while a request is being served: a stop signal then waits for the
- * answer; between requests (even on a kept-alive connection, where libfcgi
- * retries interrupted reads) the worker exits at once. */
-static volatile sig_atomic_t worker_busy;
 static volatile sig_atomic_t worker_reopen_log;
+
+/* What a worker needs to wait for work; set up once in the worker. */
+struct waiter {
+	int		listen_fd;	/* borrowed, non-blocking */
+	int		ep;		/* owned epoll fd watching listen_fd */
+	sigset_t	waitmask;	/* the mask while waiting: stop signals open */
+	int		idle_ms;	/* --idle-timeout */
+};
+
+/* What the parent hands every worker it starts. */
+struct pool {
+	struct app	*app;		/* borrowed; each worker has its copy */
+	int		 listen_fd;
+	int		 nworkers;
+	int		 idle_ms;	/* --idle-timeout */
+	long		 stop_ms;	/* how long a stop waits for the workers */
+};
 
 struct worker {
 	pid_t		pid;		/* 0 when not running */
@@ -47,11 +77,19 @@ usage(FILE *f)
 "Serves the keycast pages over FastCGI. Without --listen, fd 0 must be a\n"
 "listening socket (spawn-fcgi, systemd socket activation, lighttpd).\n"
 "\n"
-"  --listen unix:PATH|HOST:PORT  listen here instead of on fd 0\n"
+"  --listen unix:PATH|HOST:PORT  listen here instead of on fd 0; a unix\n"
+"                       socket is mode 0660, a live one at PATH is refused\n"
 "  --workers N          worker processes (default 16); each serves one\n"
-"                       FastCGI connection at a time, so keep N above the web\n"
-"                       server's upstream keepalive plus pushd's --app-conns\n"
+"                       FastCGI connection at a time, so keep N above pushd's\n"
+"                       --app-conns plus the web server's upstream keepalive\n"
+"  --idle-timeout MS    close a connection that sends nothing for MS ms,\n"
+"                       kept-alive between requests or inside one, so its\n"
+"                       worker returns to accept (default 5000)\n"
 "  --db CONNINFO        libpq connection string (default: PG* variables)\n"
+"  --statement-timeout MS  PostgreSQL statement_timeout of the workers'\n"
+"                       sessions, 0 for none (default 10000)\n"
+"  --lock-timeout MS    PostgreSQL lock_timeout: a request waiting longer for\n"
+"                       a lock (a migration's) gets 503 (default 3000)\n"
 "  --templates DIR      template directory (default %s/templates)\n"
 "  --log-level LEVEL    error, warn, info (default) or debug\n"
 "  --log-file PATH      append logs here instead of stderr (SIGHUP reopens)\n"
@@ -60,47 +98,121 @@ usage(FILE *f)
 	    KC_DATADIR);
 }
 
+/* The unix socket at path, mode 0660 (the web server reaches it through
+ * the group). A path where a live socket listens is refused, so a second
+ * instance cannot take over a running one; a stale socket is replaced. */
+static int
+open_unix_listener(const char *path)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old_umask;
+	int fd = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_error("--listen unix:%s: unix socket path too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("--listen unix:%s: the path exists and is not a "
+			    "socket", path);
+			return -1;
+		}
+		/* Non-blocking: a live listener with a full queue says EAGAIN
+		 * instead of making us wait. */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			log_error("socket: %s", strerror(errno));
+			return -1;
+		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+		    errno == EAGAIN) {
+			log_error("--listen unix:%s: another process listens there "
+			    "(stop it first)", path);
+			goto fail;
+		}
+		if (errno != ECONNREFUSED) {
+			log_error("--listen unix:%s: cannot tell whether the socket "
+			    "is in use: %s", path, strerror(errno));
+			goto fail;
+		}
+		close(fd);
+		log_info("replacing the stale socket %s", path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_error("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Created 0660 at once: no moment where any local user may connect. */
+	old_umask = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old_umask);
+		log_error("cannot listen on unix:%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	umask(old_umask);
+	if (listen(fd, BACKLOG) != 0) {
+		log_error("listen on unix:%s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Removes our socket file at exit, unless something else took the path. */
+static void
+unlink_if_ours(const char *path, const struct stat *bound)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && st.st_ino == bound->st_ino &&
+	    st.st_dev == bound->st_dev)
+		unlink(path);
+}
+
 static int
 open_listener(const char *spec)
 {
-	char addr[512];
 	int fd;
 
-	if (strncmp(spec, "unix:", 5) == 0) {
-		const char *path = spec + 5;
-		if (strlen(path) >= 100) {
-			log_error("--listen %s: unix socket path too long", spec);
-			return -1;
-		}
-		unlink(path);
-		snprintf(addr, sizeof(addr), "%s", path);
-	} else if (strchr(spec, ':') != NULL) {
-		snprintf(addr, sizeof(addr), "%s", spec);
-	} else {
+	if (strncmp(spec, "unix:", 5) == 0)
+		return open_unix_listener(spec + 5);
+	if (strchr(spec, ':') == NULL) {
 		log_error("--listen %s: expected unix:PATH or HOST:PORT", spec);
 		return -1;
 	}
-	fd = FCGX_OpenSocket(addr, 1024);
-	if (fd < 0) {
+	fd = FCGX_OpenSocket(spec, BACKLOG);
+	if (fd < 0)
 		log_error("cannot listen on %s: %s", spec, strerror(errno));
-		return -1;
-	}
-	/* The web server's workers run as another user. */
-	if (strncmp(spec, "unix:", 5) == 0 && chmod(spec + 5, 0666) != 0)
-		log_warn("chmod %s: %s", spec + 5, strerror(errno));
 	return fd;
 }
 
+/* Runs only inside a wait (the signals are blocked elsewhere). */
 static void
 on_worker_signal(int sig)
 {
-	if (sig == SIGHUP) {
+	if (sig == SIGHUP)
 		worker_reopen_log = 1;
-		return;
+	else
+		worker_stop = 1;
+}
+
+static void
+reopen_log_if_asked(void)
+{
+	if (worker_reopen_log) {
+		worker_reopen_log = 0;
+		log_reopen();
 	}
-	if (!worker_busy)
-		_exit(0);
-	worker_stop = 1;
 }
 
 static const char *
@@ -190,45 +302,6 @@ serve_one(struct app *app, FCGX_Request *fr, struct arena *a, struct resp *rs,
 	    ms_since(&t0), rq.render_key != NULL ? " render" : "");
 }
 
-static void
-worker_run(struct app *app, int listen_fd)
-{
-	struct sigaction sa;
-	FCGX_Request fr;
-	struct arena *a = arena_new();
-	struct resp rs;
-	struct buf out;
-
-	memset(&sa, 0, sizeof(sa));
-	/* SA_RESTART: libfcgi does not retry interrupted reads itself, and a
-	 * body cut short by a signal must not pass for a whole one. */
-	sa.sa_handler = on_worker_signal;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	resp_init(&rs);
-	buf_init(&out);
-	FCGX_InitRequest(&fr, listen_fd, 0);
-	while (!worker_stop && FCGX_Accept_r(&fr) == 0) {
-		worker_busy = 1;
-		if (worker_reopen_log) {
-			worker_reopen_log = 0;
-			log_reopen();
-		}
-		serve_one(app, &fr, a, &rs, &out);
-		FCGX_Finish_r(&fr);
-		worker_busy = 0;
-	}
-	buf_cleanup(&out);
-	resp_cleanup(&rs);
-	arena_free(a);
-	app_cleanup(app);
-	_exit(0);
-}
-
 static int
 ts_before(const struct timespec *a, const struct timespec *b)
 {
@@ -247,9 +320,189 @@ ts_add_ms(struct timespec *t, long ms)
 	}
 }
 
+/* Waits for a connection and accepts it; -1 once told to stop (checked
+ * before accepting, so a stopping worker leaves queued connections to the
+ * next instance on the same socket). EPOLLEXCLUSIVE wakes one idle worker
+ * per connection, not all; a worker that loses the race sees EAGAIN. */
+static int
+accept_next(struct waiter *w)
+{
+	struct epoll_event ev;
+	int fd, n;
+
+	for (;;) {
+		if (worker_stop)
+			return -1;
+		n = epoll_pwait(w->ep, &ev, 1, -1, &w->waitmask);
+		reopen_log_if_asked();
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			return -1;
+		}
+		if (n <= 0 || worker_stop)
+			continue;
+		fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			struct timespec pause = { 0, ACCEPT_PAUSE_MS * 1000000L };
+
+			log_error("accept: %s; pausing %d ms", strerror(errno),
+			    ACCEPT_PAUSE_MS);
+			ppoll(NULL, 0, &pause, &w->waitmask);
+			continue;
+		}
+		log_error("accept: %s", strerror(errno));
+		return -1;
+	}
+}
+
+/* 1 when the kept-alive connection fd has bytes (the next request, or its
+ * end), 0 when it stayed silent for the idle timeout or the worker is told
+ * to stop; a request already waiting is still served when stopping. */
+static int
+wait_next_request(struct waiter *w, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct timespec deadline, now, left;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	ts_add_ms(&deadline, w->idle_ms);
+	for (;;) {
+		int n;
+
+		if (worker_stop)
+			return poll(&p, 1, 0) > 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!ts_before(&now, &deadline))
+			return 0;
+		left.tv_sec = deadline.tv_sec - now.tv_sec;
+		left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000L;
+		}
+		n = ppoll(&p, 1, &left, &w->waitmask);
+		reopen_log_if_asked();
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return 0;
+	}
+}
+
+/* libfcgi 2.4 has no call that takes an accepted connection, but its
+ * FCGX_Accept_r reads from fr->ipcFd when that is open, and keeps it open
+ * across the FCGX_Finish_r it starts with while keepConnection is set (it
+ * then sets keepConnection from the request). The request's listen socket
+ * is -1, so libfcgi never accepts by itself: its accept is what left a
+ * window between accept and knowing a connection is in hand. A read that
+ * waits past the idle timeout fails, and libfcgi drops the connection. */
 static void
-worker_start(struct worker *w, struct app *app, int listen_fd,
-    const sigset_t *oldmask)
+conn_adopt(FCGX_Request *fr, int fd, int idle_ms)
+{
+	struct timeval tv = { idle_ms / 1000, (idle_ms % 1000) * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		log_warn("setsockopt: %s", strerror(errno));
+	fr->ipcFd = fd;
+	fr->keepConnection = 1;
+}
+
+/* Closes an idle kept-alive connection (not FCGX_Free, whose lingering
+ * close waits up to 2 s for a peer that may never speak again). */
+static void
+conn_drop(FCGX_Request *fr)
+{
+	close(fr->ipcFd);
+	fr->ipcFd = -1;
+}
+
+/* The worker's signals: the stop signals come blocked from the parent's
+ * mask, so the handler is installed before any can run; they stay blocked,
+ * and *waitmask (the parent's mask without them) opens them in the waits. */
+static void
+worker_signals(const sigset_t *parent_mask, sigset_t *waitmask)
+{
+	static const int stops[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa;
+	sigset_t blocked;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_worker_signal;
+	sigemptyset(&blocked);
+	*waitmask = *parent_mask;
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+		sigaction(stops[i], &sa, NULL);
+		sigaddset(&blocked, stops[i]);
+		sigdelset(waitmask, stops[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_SETMASK, parent_mask, NULL);
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
+}
+
+static void
+worker_run(struct app *app, int listen_fd, int idle_ms,
+    const sigset_t *parent_mask)
+{
+	struct epoll_event ev;
+	struct waiter w;
+	FCGX_Request fr;
+	struct arena *a = arena_new();
+	struct resp rs;
+	struct buf out;
+
+	worker_signals(parent_mask, &w.waitmask);
+	w.listen_fd = listen_fd;
+	w.idle_ms = idle_ms;
+	w.ep = epoll_create1(EPOLL_CLOEXEC);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	if (w.ep < 0 || epoll_ctl(w.ep, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
+		log_error("epoll: %s", strerror(errno));
+		_exit(1);
+	}
+
+	resp_init(&rs);
+	buf_init(&out);
+	FCGX_InitRequest(&fr, -1, 0);
+	for (;;) {
+		if (fr.ipcFd < 0) {
+			int fd = accept_next(&w);
+
+			if (fd < 0)
+				break;
+			conn_adopt(&fr, fd, idle_ms);
+		} else if (!wait_next_request(&w, fr.ipcFd)) {
+			conn_drop(&fr);
+			continue;
+		}
+		/* Fails when the peer closed or stalled; the connection is
+		 * then closed and the loop accepts the next. */
+		if (FCGX_Accept_r(&fr) != 0)
+			continue;
+		serve_one(app, &fr, a, &rs, &out);
+		FCGX_Finish_r(&fr);
+	}
+	if (fr.ipcFd >= 0)
+		conn_drop(&fr);
+	close(w.ep);
+	buf_cleanup(&out);
+	resp_cleanup(&rs);
+	arena_free(a);
+	app_cleanup(app);
+	_exit(0);
+}
+
+static void
+worker_start(struct worker *w, const struct pool *pl, const sigset_t *oldmask)
 {
 	pid_t pid = fork();
 
@@ -259,10 +512,8 @@ worker_start(struct worker *w, struct app *app, int listen_fd,
 		ts_add_ms(&w->restart_at, 1000);
 		return;
 	}
-	if (pid == 0) {
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		worker_run(app, listen_fd);
-	}
+	if (pid == 0)
+		worker_run(pl->app, pl->listen_fd, pl->idle_ms, oldmask);
 	w->pid = pid;
 	clock_gettime(CLOCK_MONOTONIC, &w->started);
 }
@@ -303,8 +554,9 @@ reap(struct worker *ws, int n, int stopping)
 }
 
 static int
-supervise(struct app *app, int listen_fd, int nworkers)
+supervise(const struct pool *pl)
 {
+	int nworkers = pl->nworkers;
 	struct worker *ws = xcalloc((size_t)nworkers, sizeof(*ws));
 	sigset_t mask, oldmask;
 	struct timespec now, deadline;
@@ -317,7 +569,7 @@ supervise(struct app *app, int listen_fd, int nworkers)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 	for (i = 0; i < nworkers; i++)
-		worker_start(&ws[i], app, listen_fd, &oldmask);
+		worker_start(&ws[i], pl, &oldmask);
 	for (;;) {
 		struct timespec wait = { 0, 200 * 1000000L };
 		siginfo_t si;
@@ -335,14 +587,14 @@ supervise(struct app *app, int listen_fd, int nworkers)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		for (i = 0; i < nworkers; i++)
 			if (ws[i].pid == 0 && !ts_before(&now, &ws[i].restart_at))
-				worker_start(&ws[i], app, listen_fd, &oldmask);
+				worker_start(&ws[i], pl, &oldmask);
 	}
 	log_info("stopping %d workers", nworkers);
 	for (i = 0; i < nworkers; i++)
 		if (ws[i].pid > 0)
 			kill(ws[i].pid, SIGTERM);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	ts_add_ms(&deadline, 5000);
+	ts_add_ms(&deadline, pl->stop_ms);
 	do {
 		struct timespec wait = { 0, 50 * 1000000L };
 		siginfo_t si;
@@ -356,8 +608,8 @@ supervise(struct app *app, int listen_fd, int nworkers)
 	} while (alive > 0 && ts_before(&now, &deadline));
 	for (i = 0; i < nworkers; i++) {
 		if (ws[i].pid > 0) {
-			log_warn("worker %d did not stop in 5 s; killing it",
-			    (int)ws[i].pid);
+			log_warn("worker %d did not stop in %ld ms; killing it",
+			    (int)ws[i].pid, pl->stop_ms);
 			kill(ws[i].pid, SIGKILL);
 			waitpid(ws[i].pid, NULL, 0);
 		}
@@ -366,13 +618,62 @@ supervise(struct app *app, int listen_fd, int nworkers)
 	return 0;
 }
 
+/* A duration flag in milliseconds, 0..max; -1 (after a message) if not. */
+static int
+parse_ms(const char *flag, const char *arg, int min, int max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "keycast-fcgi: --%s must be %d..%d (milliseconds)\n",
+		    flag, min, max);
+		return -1;
+	}
+	return (int)v;
+}
+
+/* The listening socket from --listen or fd 0, made non-blocking: workers
+ * wait for it in epoll and must not block in accept once another worker
+ * took the connection. */
+static int
+listener(const char *listen_spec)
+{
+	int fd = 0, listening = 0, flags;
+	socklen_t len = sizeof(listening);
+
+	if (listen_spec != NULL) {
+		fd = open_listener(listen_spec);
+		if (fd < 0)
+			return -1;
+	} else if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+	    !listening) {
+		log_error("no --listen given and fd 0 is not a listening socket "
+		    "(start me with spawn-fcgi, systemd or a web server, "
+		    "or pass --listen)");
+		return -1;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+		log_error("fcntl O_NONBLOCK on the listening socket: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "statement-timeout", required_argument, NULL, 'S' },
+		{ "lock-timeout", required_argument, NULL, 'K' },
 		{ "templates", required_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "log-file", required_argument, NULL, 'F' },
@@ -385,7 +686,10 @@ main(int argc, char **argv)
 	enum log_level level = LOG_INFO;
 	struct app app;
 	char err[512];
-	int c, nworkers = 16, listen_fd, rc;
+	int c, nworkers = 16, idle_ms = 5000, stmt_ms = 10000, lock_ms = 3000;
+	struct pool pl;
+	struct stat bound;
+	int rc;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -398,6 +702,20 @@ main(int argc, char **argv)
 				    WORKERS_MAX);
 				return 2;
 			}
+			break;
+		case 'I':
+			if ((idle_ms = parse_ms("idle-timeout", optarg, 1, 3600000)) < 0)
+				return 2;
+			break;
+		case 'S':
+			if ((stmt_ms = parse_ms("statement-timeout", optarg, 0,
+			    INT_MAX)) < 0)
+				return 2;
+			break;
+		case 'K':
+			if ((lock_ms = parse_ms("lock-timeout", optarg, 0,
+			    INT_MAX)) < 0)
+				return 2;
 			break;
 		case 'd': conninfo = optarg; break;
 		case 't': tpl_dir = optarg; break;
@@ -424,32 +742,28 @@ main(int argc, char **argv)
 		log_error("cannot start: %s", err);
 		return 1;
 	}
+	db_set_timeouts(app.db, stmt_ms, lock_ms);
 	if (FCGX_Init() != 0) {
 		log_error("cannot initialise libfcgi");
 		return 1;
 	}
-	if (listen_spec != NULL) {
-		listen_fd = open_listener(listen_spec);
-		if (listen_fd < 0)
-			return 1;
-	} else {
-		int listening = 0;
-		socklen_t len = sizeof(listening);
-
-		if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
-		    !listening) {
-			log_error("no --listen given and fd 0 is not a listening socket "
-			    "(start me with spawn-fcgi, systemd or a web server, "
-			    "or pass --listen)");
-			return 1;
-		}
-		listen_fd = 0;
-	}
+	pl.app = &app;
+	pl.nworkers = nworkers;
+	pl.idle_ms = idle_ms;
+	/* A request in hand may wait for its bytes and then its statement. */
+	pl.stop_ms = (long)idle_ms + (stmt_ms > 0 ? stmt_ms : 30000) + STOP_MARGIN_MS;
+	pl.listen_fd = listener(listen_spec);
+	if (pl.listen_fd < 0)
+		return 1;
+	/* The socket file's own inode, to recognise it at exit. */
+	memset(&bound, 0, sizeof(bound));
+	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
+		stat(listen_spec + 5, &bound);
 	log_info("listening on %s with %d workers, templates from %s",
 	    listen_spec != NULL ? listen_spec : "fd 0", nworkers, tpl_dir);
-	rc = supervise(&app, listen_fd, nworkers);
+	rc = supervise(&pl);
 	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
-		unlink(listen_spec + 5);
+		unlink_if_ours(listen_spec + 5, &bound);
 	app_cleanup(&app);
 	return rc;
 }

@@ -91,15 +91,15 @@ export function postForm(base, path, form = '', { headers = {}, ...opts } = {}) 
 }
 
 
-const FCGI_BEGIN_REQUEST = 1;
+export const FCGI_BEGIN_REQUEST = 1;
 const FCGI_END_REQUEST = 3;
-const FCGI_PARAMS = 4;
-const FCGI_STDIN = 5;
+export const FCGI_PARAMS = 4;
+export const FCGI_STDIN = 5;
 const FCGI_STDOUT = 6;
 const FCGI_STDERR = 7;
 const FCGI_RESPONDER = 1;
 
-function fcgiRecord(type, content = Buffer.alloc(0)) {
+export function fcgiRecord(type, content = Buffer.alloc(0)) {
 	const pad = (8 - (content.length % 8)) % 8;
 	const header = Buffer.alloc(8);
 	header[0] = 1; // version
@@ -111,7 +111,7 @@ function fcgiRecord(type, content = Buffer.alloc(0)) {
 }
 
 // A stream's records, ended by an empty one.
-function fcgiStream(type, data) {
+export function fcgiStream(type, data) {
 	const records = [];
 	for (let i = 0; i < data.length; i += 65535)
 		records.push(fcgiRecord(type, data.subarray(i, i + 65535)));
@@ -126,7 +126,7 @@ function nvLength(n) {
 	return b;
 }
 
-function fcgiParams(params) {
+export function fcgiParams(params) {
 	return Buffer.concat(Object.entries(params).flatMap(([name, value]) => {
 		const n = Buffer.from(name);
 		const v = Buffer.from(String(value));

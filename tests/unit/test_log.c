@@ -1,4 +1,5 @@
-/* Unit tests for common/log.c's log_fold: libpq's multi-line messages, as
+/* Unit tests for common/log.c's log_fold (and log_oneline, its terminated
+ * form): libpq's multi-line messages, as
  * they come, fold into one line, so every log line is one event. */
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,14 @@ main(void)
 
 		ok(log_fold(small, sizeof(small), "abc\ndef", 7) == 6 &&
 		    memcmp(small, "abc; d", 6) == 0, "stops at size");
+	}
+	{
+		char small[5], one = 'x';
+
+		is_str(log_oneline(small, sizeof(small), "abcdef\nghi"), "abcd",
+		    "log_oneline: cut to dstlen - 1 bytes, terminated");
+		log_oneline(&one, 0, "abc");
+		ok(one == 'x', "log_oneline: dstlen 0 writes nothing");
 	}
 	return tap_done();
 }
