@@ -34,6 +34,8 @@ enum {
 	F_CONNECTION,
 	F_WS_KEY,
 	F_WS_VERSION,
+	F_FORWARDED_FOR,	/* only its last element is kept */
+	F_REAL_IP,
 };
 
 static const struct {
@@ -46,6 +48,8 @@ static const struct {
 	{ "connection", F_CONNECTION },
 	{ "sec-websocket-key", F_WS_KEY },
 	{ "sec-websocket-version", F_WS_VERSION },
+	{ "x-forwarded-for", F_FORWARDED_FOR },
+	{ "x-real-ip", F_REAL_IP },
 };
 
 void
@@ -128,6 +132,19 @@ end_field(struct hs_parser *p)
 		return set_once(p->origin, &p->has_origin, v, n);
 	case F_WS_KEY:
 		return set_once(p->ws_key, &p->has_ws_key, v, n);
+	case F_FORWARDED_FOR:
+		/* The last element is the one the nearest proxy appended; a
+		 * later header line continues the list. */
+		while (n > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			n--;
+		}
+		memcpy(p->forwarded_for, v, n);
+		p->forwarded_for[n] = '\0';
+		p->has_forwarded_for = 1;
+		return 0;
+	case F_REAL_IP:
+		return set_once(p->real_ip, &p->has_real_ip, v, n);
 	case F_UPGRADE:
 		if (list_has(v, n, "websocket"))
 			p->upgrade_websocket = 1;
@@ -276,6 +293,10 @@ step(struct hs_parser *p, unsigned char c)
 		}
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
 			return HS_EBAD;
+		if (p->field == F_FORWARDED_FOR && c == ',') {
+			p->value_len = 0;
+			return HS_MORE;
+		}
 		if (p->field != F_NONE) {
 			if (p->value_len >= HS_FIELD_MAX)
 				return HS_EBAD;
@@ -419,6 +440,7 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 	long n;
 
 	q = q != NULL ? q + 1 : "";
+	u->accept[0] = '\0';
 	if (strcmp(p->method, "GET") != 0)
 		return refuse(status, why, 405, "WebSocket upgrades use GET");
 	if (p->minor < 1)
@@ -436,6 +458,11 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 	if (!p->has_ws_key || !ws_key_valid(p->ws_key))
 		return refuse(status, why, 400,
 		    "missing or malformed Sec-WebSocket-Key");
+	/* A valid upgrade from here on: what is refused below is refused
+	 * after the 101, with a close code a browser can read. */
+	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0)
+		return refuse(status, why, 500,
+		    "cannot compute Sec-WebSocket-Accept");
 	n = hs_query_param(q, qlen, "key", u->key, sizeof(u->key));
 	if (n < 0 || !key_valid(u->key, (size_t)n))
 		return refuse(status, why, 400, n == -1 ?
@@ -460,9 +487,6 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 			return refuse(status, why, 403,
 			    "Origin does not match Host or --allow-origin");
 	}
-	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0)
-		return refuse(status, why, 500,
-		    "cannot compute Sec-WebSocket-Accept");
 	*why = NULL;
 	return 0;
 }

@@ -42,7 +42,11 @@ struct hs_parser {
 	char	 host[HS_FIELD_MAX + 1];
 	char	 origin[HS_FIELD_MAX + 1];
 	char	 ws_key[HS_FIELD_MAX + 1];
+	char	 forwarded_for[HS_FIELD_MAX + 1];	/* X-Forwarded-For's
+							   last element */
+	char	 real_ip[HS_FIELD_MAX + 1];	/* X-Real-IP */
 	int	 has_host, has_origin, has_ws_key;
+	int	 has_forwarded_for, has_real_ip;
 	int	 upgrade_websocket;	/* Upgrade: lists "websocket" */
 	int	 connection_upgrade;	/* Connection: lists "upgrade" */
 	int	 ws_version;		/* Sec-WebSocket-Version, -1 absent,
@@ -75,7 +79,10 @@ struct hs_upgrade {
  * when Host has one) or equal one of allow[0..nallow); a request without
  * Origin comes from a non-browser client and passes. Returns 0 and fills
  * u, or -1 with the status to refuse with (400, 403, 405, 426, 500) in
- * *status and the reason in *why. */
+ * *status and the reason in *why. A browser cannot read an HTTP status:
+ * when the request is a valid WebSocket upgrade and only its key, url
+ * (400) or Origin (403) is refused, u->accept is filled (else it is ""),
+ * so the caller can accept and close with 4400 or 4403 instead. */
 int	 hs_upgrade_check(const struct hs_parser *p, char *const *allow,
 	    size_t nallow, struct hs_upgrade *u, int *status,
 	    const char **why);
