@@ -807,8 +807,7 @@ shed(struct srv *s)
 	int fd;
 	int64_t t = clock_ms();
 
-	if (s->spare_fd < 0 &&
-	    (s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+	if (s->spare_fd < 0)
 		return -1;
 	close(s->spare_fd);
 	s->spare_fd = -1;
@@ -855,6 +854,9 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct srv *s = arg;
 
+	/* Lost when even /dev/null could not be reopened after a shed. */
+	if (s->spare_fd < 0)
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
