@@ -28,19 +28,21 @@ common=("$root/common/xmalloc.c" "$root/common/buf.c" "$root/common/text.c"
 # target -> its sources and libraries
 declare -A srcs=(
 	[fuzz_handshake]="$root/pushd/handshake.c $root/pushd/ws.c"
+	[fuzz_ws_in]="$root/pushd/ws.c"
 	[fuzz_fcgi_response]="$root/pushd/fcgi_codec.c"
 	[fuzz_form]="$root/fcgi/request.c"
 	[fuzz_template]="$root/fcgi/template.c"
 )
 declare -A libs=(
 	[fuzz_handshake]="-lwslay -lcrypto"
+	[fuzz_ws_in]="-lwslay -lcrypto"
 	[fuzz_fcgi_response]=""
 	[fuzz_form]=""
 	[fuzz_template]=""
 )
 
 status=0
-for t in fuzz_handshake fuzz_fcgi_response fuzz_form fuzz_template; do
+for t in fuzz_handshake fuzz_ws_in fuzz_fcgi_response fuzz_form fuzz_template; do
 	bin=$work/$t
 	# shellcheck disable=SC2086
 	if ! "$cc" "${cflags[@]}" -o "$bin" "$here/$t.c" ${srcs[$t]} "${common[@]}" \
