@@ -121,6 +121,7 @@ struct srv {
 	unsigned long		 nclients;
 	size_t			 out_bytes;	/* of distinct queued frames */
 	int64_t			 shed_logged;
+	int64_t			 pause_logged;
 	int64_t			 cap_logged;
 	int64_t			 addr_logged;
 	int			 draining;
@@ -837,13 +838,21 @@ on_accept_resume(evutil_socket_t fd, short what, void *arg)
 		event_add(s->accept_ev, NULL);
 }
 
-/* Not even the spare descriptor could take a connection: the listener
- * stays readable, so stop watching it for a while instead of spinning. */
+/* accept(2) fails and the connection stays queued (not even the spare
+ * descriptor could take it, or the kernel is short of memory): the
+ * listener stays readable, so stop watching it for a while instead of
+ * spinning. */
 static void
-pause_accepting(struct srv *s)
+pause_accepting(struct srv *s, const char *why)
 {
 	struct timeval tv = { 0, SRV_ACCEPT_PAUSE_MS * 1000 };
+	int64_t t = clock_ms();
 
+	if (t - s->pause_logged > 10000) {
+		s->pause_logged = t;
+		log_warn("accept: %s (%lu connections): not accepting for "
+		    "%d ms at a time", why, s->nconns, SRV_ACCEPT_PAUSE_MS);
+	}
 	metrics.accept_pauses++;
 	event_del(s->accept_ev);
 	evtimer_add(s->accept_resume, &tv);
@@ -867,14 +876,15 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno == EMFILE || errno == ENFILE) {
-				if (shed(s) == 0)
-					continue;
-				pause_accepting(s);
-				return;
-			}
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("accept: %s", strerror(errno));
+			if ((errno == EMFILE || errno == ENFILE) && shed(s) == 0)
+				continue;
+			/* errno is now shed's own accept's: EAGAIN when the
+			 * connection went away meanwhile. */
+			if (errno == EMFILE || errno == ENFILE)
+				pause_accepting(s, "out of file descriptors, "
+				    "none to spare");
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				pause_accepting(s, strerror(errno));
 			return;
 		}
 		if (s->nconns >= s->cfg.max_conns) {
