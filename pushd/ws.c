@@ -83,14 +83,6 @@ ws_frame_close(uint16_t code, const char *reason)
 }
 
 struct ws_frame *
-ws_frame_ping(void)
-{
-	unsigned char *p;
-
-	return frame_alloc(WSLAY_PING, 0, &p);
-}
-
-struct ws_frame *
 ws_frame_beat(void)
 {
 	static const unsigned char beat[] = {

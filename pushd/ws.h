@@ -36,7 +36,6 @@ struct ws_frame {
 /* Each returns a new frame holding one reference. */
 struct ws_frame	*ws_frame_text(const void *payload, size_t n);
 struct ws_frame	*ws_frame_close(uint16_t code, const char *reason);
-struct ws_frame	*ws_frame_ping(void);
 /* The heartbeat: a ping for the browser and an empty text frame that the
  * page's script can see (pings are invisible to JavaScript), as one
  * buffer. Not a fragment: is_data is 0. */
