@@ -436,7 +436,7 @@ test('nginx limits /__realtime per address itself: limit_conn 64 (503) and limit
 	})));
 	const limited = answers.filter((s) => s === 429).length;
 	t.diagnostic(`80 requests at once: ${limited} got 429; others ${[...new Set(answers.filter((s) => s !== 429))].join(',')}`);
-	assert.ok(limited >= 20, `${limited} of 80 requests got 429`);
+	assert.ok(limited >= 5, `${limited} of 80 requests got 429 (limit_req: 10/s, burst 50)`);
 	await own.stop();
 });
 
