@@ -55,7 +55,8 @@
 # (47084), BENCH_FLOOR_NGINX_PORT (47083), BENCH_NODE_PORT (47085),
 # BENCH_NCHAN_PORT (47086), plus the KC_* of tools/lib.sh (default here:
 # var/bench-fanout, ports 47080-47082 and 47432, build/release,
-# KC_PUSHD_FLAGS "--max-clients 19500 --log-level warn").
+# KC_PUSHD_FLAGS "--max-clients 19500 --max-conns-per-addr 20000
+# --log-level warn": every load client is 127.0.0.1, also through nginx).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/bench/fanout
@@ -66,7 +67,7 @@ here=$root/bench/fanout
 : "${KC_LIGHTTPD_PORT:=47082}"
 : "${KC_PGPORT:=47432}"
 : "${KC_BUILD:=$root/build/release}"
-: "${KC_PUSHD_FLAGS:=--max-clients 19500 --log-level warn}"
+: "${KC_PUSHD_FLAGS:=--max-clients 19500 --max-conns-per-addr 20000 --log-level warn}"
 : "${BENCH_NS:=1000 10000}"
 : "${BENCH_ROUNDS:=4}"
 : "${BENCH_FANOUTS:=3}"

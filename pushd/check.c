@@ -511,7 +511,9 @@ close_meaning(uint16_t code)
 	case WS_CLOSE_INTERNAL: return "pushd's internal error";
 	case WS_CLOSE_BAD_KEY: return "bad key or url, or too many urls "
 		    "under the key";
-	case WS_CLOSE_FORBIDDEN: return "the app forbids the url";
+	case WS_CLOSE_FORBIDDEN: return "pushd refused the Origin (does the "
+		    "web server pass Host with the port?), or the app forbids "
+		    "the url";
 	case WS_CLOSE_NOT_FOUND: return "the app says the url does not exist";
 	default: return "unexpected";
 	}
@@ -523,8 +525,8 @@ upgrade_hint(int status)
 {
 	switch (status) {
 	case 400: return "pushd refused the request";
-	case 403: return "pushd refused the Origin: does the web server pass "
-		    "Host ($host with the port)?";
+	case 403: return "refused by the web server, or by a keycast-pushd "
+		    "older than its 4403 close";
 	case 404: return "no /__realtime location, or pushd not behind it";
 	case 426: return "the web server does not pass the Upgrade and "
 		    "Connection headers";
@@ -692,7 +694,7 @@ check_websocket(struct check *c)
 		goto done;
 	}
 	/* As keycast.js asks: Origin matching Host, so a web server that does
-	 * not pass Host on makes pushd answer 403 here as it would a browser. */
+	 * not pass Host on makes pushd close 4403 here as it would a browser's. */
 	buf_puts(&req, "GET /__realtime?key=");
 	put_query_value(&req, c->key);
 	buf_puts(&req, "&url=");

@@ -36,6 +36,8 @@ enum {
 	F_WS_VERSION,
 	F_FETCH_SITE,
 	F_FWD_PROTO,
+	F_FORWARDED_FOR,	/* only its last element is kept */
+	F_REAL_IP,
 };
 
 static const struct {
@@ -50,6 +52,8 @@ static const struct {
 	{ "sec-websocket-version", F_WS_VERSION },
 	{ "sec-fetch-site", F_FETCH_SITE },
 	{ "x-forwarded-proto", F_FWD_PROTO },
+	{ "x-forwarded-for", F_FORWARDED_FOR },
+	{ "x-real-ip", F_REAL_IP },
 };
 
 void
@@ -146,6 +150,19 @@ end_field(struct hs_parser *p)
 	case F_FWD_PROTO:
 		return set_short(p->fwd_proto, sizeof(p->fwd_proto),
 		    &p->has_fwd_proto, v, n);
+	case F_FORWARDED_FOR:
+		/* The last element is the one the nearest proxy appended; a
+		 * later header line continues the list. */
+		while (n > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			n--;
+		}
+		memcpy(p->forwarded_for, v, n);
+		p->forwarded_for[n] = '\0';
+		p->has_forwarded_for = 1;
+		return 0;
+	case F_REAL_IP:
+		return set_once(p->real_ip, &p->has_real_ip, v, n);
 	case F_UPGRADE:
 		if (list_has(v, n, "websocket"))
 			p->upgrade_websocket = 1;
@@ -294,6 +311,10 @@ step(struct hs_parser *p, unsigned char c)
 		}
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
 			return HS_EBAD;
+		if (p->field == F_FORWARDED_FOR && c == ',') {
+			p->value_len = 0;
+			return HS_MORE;
+		}
 		if (p->field != F_NONE) {
 			if (p->value_len >= HS_FIELD_MAX)
 				return HS_EBAD;
@@ -437,6 +458,7 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 	long n;
 
 	q = q != NULL ? q + 1 : "";
+	u->accept[0] = '\0';
 	if (strcmp(p->method, "GET") != 0)
 		return refuse(status, why, 405, "WebSocket upgrades use GET");
 	if (p->minor < 1)
@@ -454,6 +476,11 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 	if (!p->has_ws_key || !ws_key_valid(p->ws_key))
 		return refuse(status, why, 400,
 		    "missing or malformed Sec-WebSocket-Key");
+	/* A valid upgrade from here on: what is refused below is refused
+	 * after the 101, with a close code a browser can read. */
+	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0)
+		return refuse(status, why, 500,
+		    "cannot compute Sec-WebSocket-Accept");
 	n = hs_query_param(q, qlen, "key", u->key, sizeof(u->key));
 	if (n < 0 || !key_valid(u->key, (size_t)n))
 		return refuse(status, why, 400, n == -1 ?
@@ -483,9 +510,6 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 			    "page's own (scheme, Host and port) nor an "
 			    "--allow-origin");
 	}
-	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0)
-		return refuse(status, why, 500,
-		    "cannot compute Sec-WebSocket-Accept");
 	*why = NULL;
 	return 0;
 }

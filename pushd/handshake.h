@@ -44,8 +44,12 @@ struct hs_parser {
 	char	 ws_key[HS_FIELD_MAX + 1];
 	char	 fetch_site[16];	/* Sec-Fetch-Site; "" when too long */
 	char	 fwd_proto[8];		/* X-Forwarded-Proto; "" when too long */
+	char	 forwarded_for[HS_FIELD_MAX + 1];	/* X-Forwarded-For's
+							   last element */
+	char	 real_ip[HS_FIELD_MAX + 1];	/* X-Real-IP */
 	int	 has_host, has_origin, has_ws_key, has_fetch_site,
 		 has_fwd_proto;
+	int	 has_forwarded_for, has_real_ip;
 	int	 upgrade_websocket;	/* Upgrade: lists "websocket" */
 	int	 connection_upgrade;	/* Connection: lists "upgrade" */
 	int	 ws_version;		/* Sec-WebSocket-Version, -1 absent,
@@ -79,7 +83,10 @@ struct hs_upgrade {
  * allow[0..nallow); a request without Origin nor Sec-Fetch-Site comes from
  * a non-browser client and passes. Returns 0 and fills
  * u, or -1 with the status to refuse with (400, 403, 405, 426, 500) in
- * *status and the reason in *why. */
+ * *status and the reason in *why. A browser cannot read an HTTP status:
+ * when the request is a valid WebSocket upgrade and only its key, url
+ * (400) or Origin (403) is refused, u->accept is filled (else it is ""),
+ * so the caller can accept and close with 4400 or 4403 instead. */
 int	 hs_upgrade_check(const struct hs_parser *p, char *const *allow,
 	    size_t nallow, struct hs_upgrade *u, int *status,
 	    const char **why);

@@ -21,6 +21,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "peers.h"
 #include "render.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -236,6 +237,7 @@ hook_metrics(void *arg, struct buf *out)
 	struct metrics_gauges g = {
 		.clients = srv_clients(pd->srv),
 		.keys = hub_keys(pd->hub),
+		.output_bytes = srv_output_bytes(pd->srv),
 		.pg_connected = pgl_is_up(pd->pgl),
 	};
 
@@ -346,8 +348,20 @@ usage(FILE *f)
 "                       the open-files limit minus a reserve)\n"
 "  --max-urls-per-key N distinct urls under one key; more close 4400\n"
 "                       (default 32)\n"
-"  --ping-interval SEC  ping period; a client silent for two is closed\n"
-"                       (default 25)\n"
+"  --ping-interval SEC  heartbeat period: a ping and an empty text frame\n"
+"                       (which scripts can see); a client silent for two\n"
+"                       is closed (default 25)\n"
+"  --send-timeout SEC   a frame must be written within this once the\n"
+"                       client's socket is full, else close 1008 (default 30)\n"
+"  --frame-timeout SEC  a client must finish a frame it began within this,\n"
+"                       else close 1008 (default 10)\n"
+"  --max-output MIB     output queued for all clients, in MiB; past it the\n"
+"                       clients blocked longest are shed (default 256)\n"
+"  --max-conns-per-addr N  WebSocket clients per client address; more get\n"
+"                       503 (default 64)\n"
+"  --trust-proxy ADDR   take the client address from X-Forwarded-For (last\n"
+"                       element) or X-Real-IP when the peer is ADDR\n"
+"                       (repeatable; default 127.0.0.1 and ::1)\n"
 "  --expose-metrics     serve /healthz and /metrics to any peer, not only\n"
 "                       loopback and unix-socket ones\n"
 "  --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -411,7 +425,8 @@ enum {
 	OPT_ALLOW_ORIGIN, OPT_HOST, OPT_MAX_CLIENTS, OPT_MAX_URLS,
 	OPT_PING, OPT_EXPOSE, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_CHECK, OPT_VIA,
 	OPT_KEY, OPT_VERSION, OPT_HELP, OPT_RENDER_TIMEOUT, OPT_QUEUE_TIMEOUT,
-	OPT_DB_RETRY,
+	OPT_DB_RETRY, OPT_SEND_TIMEOUT, OPT_FRAME_TIMEOUT, OPT_MAX_OUTPUT,
+	OPT_PER_ADDR, OPT_TRUST_PROXY,
 };
 
 static const struct option options[] = {
@@ -428,6 +443,11 @@ static const struct option options[] = {
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-urls-per-key", required_argument, NULL, OPT_MAX_URLS },
 	{ "ping-interval", required_argument, NULL, OPT_PING },
+	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
+	{ "frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT },
+	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "max-conns-per-addr", required_argument, NULL, OPT_PER_ADDR },
+	{ "trust-proxy", required_argument, NULL, OPT_TRUST_PROXY },
 	{ "expose-metrics", no_argument, NULL, OPT_EXPOSE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
@@ -451,6 +471,10 @@ main(int argc, char **argv)
 	unsigned long app_conns = 4, max_clients = 0, max_urls = 32, ping = 25;
 	unsigned long wire_ms = RND_WIRE_MS, queue_ms = RND_QUEUE_MS;
 	unsigned long db_retry_ms = 250;
+	unsigned long send_timeout = 30, frame_timeout = 10, max_output = 256;
+	char **trust = NULL;
+	size_t ntrust = 0;
+	struct peers *peers = NULL;
 	unsigned long nofile, cap;
 	enum log_level level = LOG_INFO;
 	int level_set = 0;
@@ -513,6 +537,30 @@ main(int argc, char **argv)
 			if (parse_ulong("--ping-interval", optarg, 1, 3600, &ping))
 				return 2;
 			break;
+		case OPT_SEND_TIMEOUT:
+			if (parse_ulong("--send-timeout", optarg, 1, 3600,
+			    &send_timeout))
+				return 2;
+			break;
+		case OPT_FRAME_TIMEOUT:
+			if (parse_ulong("--frame-timeout", optarg, 1, 3600,
+			    &frame_timeout))
+				return 2;
+			break;
+		case OPT_MAX_OUTPUT:
+			if (parse_ulong("--max-output", optarg, 1, 1 << 20,
+			    &max_output))
+				return 2;
+			break;
+		case OPT_PER_ADDR:
+			if (parse_ulong("--max-conns-per-addr", optarg, 1,
+			    ULONG_MAX, &cfg.max_per_addr))
+				return 2;
+			break;
+		case OPT_TRUST_PROXY:
+			trust = xrealloc(trust, (ntrust + 1) * sizeof(*trust));
+			trust[ntrust++] = optarg;
+			break;
 		case OPT_EXPOSE: cfg.expose = 1; break;
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(optarg, &level) != 0) {
@@ -557,11 +605,32 @@ main(int argc, char **argv)
 		check.channel = channel;
 		check.app = app;
 		check.host = cfg.host;
+		free(trust);
 		free(allow);
 		return check_run(&check, stdout, stderr);
 	}
 	cfg.allow_origin = allow;
 	cfg.ping_ms = (unsigned)ping * 1000;
+	cfg.send_timeout_ms = (unsigned)send_timeout * 1000;
+	cfg.frame_timeout_ms = (unsigned)frame_timeout * 1000;
+	cfg.max_output = (size_t)max_output << 20;
+	if (cfg.max_per_addr == 0)
+		cfg.max_per_addr = 64;
+	peers = peers_new();
+	/* By default the usual proxy: a web server on this host. */
+	if (ntrust == 0) {
+		peers_trust(peers, "127.0.0.1");
+		peers_trust(peers, "::1");
+	}
+	for (size_t i = 0; i < ntrust; i++) {
+		if (peers_trust(peers, trust[i]) != 0) {
+			fprintf(stderr, "keycast-pushd: --trust-proxy takes an "
+			    "IPv4 or IPv6 address, not %s\n", trust[i]);
+			rc = 2;
+			goto done;
+		}
+	}
+	cfg.peers = peers;
 	log_init("keycast-pushd", level, log_file);
 	event_set_log_callback(on_libevent_log);
 
@@ -630,6 +699,8 @@ done:
 		evdns_base_free(pd.dns, 0);
 	if (pd.base != NULL)
 		event_base_free(pd.base);
+	peers_free(peers);
+	free(trust);
 	free(allow);
 	return rc;
 }

@@ -46,6 +46,8 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 
 	gauge(out, "keycast_clients", "Open WebSocket clients.", g->clients);
 	gauge(out, "keycast_keys", "Keys with at least one client.", g->keys);
+	gauge(out, "keycast_output_bytes",
+	    "Bytes of distinct frames queued for clients.", g->output_bytes);
 	gauge(out, "keycast_pg_connected",
 	    "1 while the LISTEN connection is up.", (unsigned long)g->pg_connected);
 	counter(out, "keycast_notifies_total", "Notifications received.",
@@ -73,7 +75,23 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 	    "Unsent frames replaced by a newer one for a slow client.",
 	    m->conflated);
 	counter(out, "keycast_slow_client_closes_total",
-	    "Clients closed with 1008 for making no progress.", m->slow_closes);
+	    "Clients closed with 1008: a frame not written in --send-timeout.",
+	    m->slow_closes);
+	counter(out, "keycast_output_cap_closes_total",
+	    "Slow clients shed because all output passed --max-output.",
+	    m->output_cap_closes);
+	counter(out, "keycast_data_frame_closes_total",
+	    "Clients closed with 1003 for sending a data frame.",
+	    m->data_frame_closes);
+	counter(out, "keycast_frame_timeout_closes_total",
+	    "Clients closed with 1008: a frame not finished in --frame-timeout.",
+	    m->frame_timeouts);
+	counter(out, "keycast_per_addr_refusals_total",
+	    "Upgrades refused with 503: the address has --max-conns-per-addr.",
+	    m->per_addr_refusals);
+	counter(out, "keycast_accept_pauses_total",
+	    "Accepting paused for want of a file descriptor.",
+	    m->accept_pauses);
 	counter(out, "keycast_pg_reconnects_total",
 	    "LISTEN connections re-established after a loss.", m->pg_reconnects);
 	buf_puts(out, "# HELP keycast_render_seconds Time from render request "

@@ -21,7 +21,17 @@ struct metrics {
 	uint64_t	frames_sent;		/* data frames fully written */
 	uint64_t	bytes_sent;		/* all bytes written to clients */
 	uint64_t	conflated;		/* unsent frames replaced */
-	uint64_t	slow_closes;		/* clients closed for no progress */
+	uint64_t	slow_closes;		/* clients closed: a frame not
+						   written in --send-timeout */
+	uint64_t	output_cap_closes;	/* clients shed past --max-output */
+	uint64_t	data_frame_closes;	/* clients closed 1003: they sent
+						   a data frame */
+	uint64_t	frame_timeouts;		/* clients closed: a frame not
+						   finished in --frame-timeout */
+	uint64_t	per_addr_refusals;	/* upgrades refused: their address
+						   has --max-conns-per-addr */
+	uint64_t	accept_pauses;		/* accepting paused for want of
+						   a file descriptor */
 	uint64_t	pg_reconnects;		/* LISTEN re-established */
 	uint64_t	render_buckets[METRICS_BUCKETS];	/* not cumulative */
 	uint64_t	render_count;
@@ -31,6 +41,7 @@ struct metrics {
 struct metrics_gauges {
 	unsigned long	clients;
 	unsigned long	keys;
+	unsigned long	output_bytes;
 	int		pg_connected;
 };
 

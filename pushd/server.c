@@ -4,13 +4,19 @@
  * (a WebSocket in the hub) or CLOSING (answer or close frame sent, waiting
  * for the peer to go). Each list has one fixed timeout, so appending at the
  * tail keeps it ordered by deadline and the tick only looks at heads; the
- * same holds for the list of OPEN connections whose output is blocked.
+ * same holds for the list of connections whose output is blocked (entered
+ * again at the tail each time a frame is done: each frame has its own
+ * deadline, so a trickle of reads cannot keep a frame pinned) and for the
+ * list of connections holding an unfinished client frame.
  *
  * Output is at most: the frame being written (cur), control frames, and
  * one pending data frame. A newer data frame replaces the pending one
  * (conflation): each frame is a whole new fragment, so an older unsent one
- * is worthless. A connection is killed (fd closed, lists left) at once but
- * freed from a reaper event, never inside a callback that may still use it. */
+ * is worthless. Every queued reference is counted on its frame (queued),
+ * so the bytes of distinct queued frames are known and capped; the cap is
+ * enforced from an event, never inside a broadcast. A connection is killed
+ * (fd closed, lists and output left) at once but freed from a reaper event,
+ * never inside a callback that may still use it. */
 #include "server.h"
 
 #include <errno.h>
@@ -32,6 +38,7 @@
 #include "handshake.h"
 #include "log.h"
 #include "metrics.h"
+#include "peers.h"
 #include "ws.h"
 #include "xmalloc.h"
 
@@ -44,6 +51,12 @@ enum phase { P_HEAD, P_OPEN, P_CLOSING };
 struct ctrl {
 	struct ctrl	*next;
 	struct ws_frame	*f;
+};
+
+struct conn;
+
+struct link {
+	struct conn	*prev, *next;
 };
 
 struct conn {
@@ -59,25 +72,31 @@ struct conn {
 	unsigned		 dead : 1;
 	unsigned		 local : 1;	/* loopback or unix peer */
 	unsigned		 blocked : 1;	/* in the blocked list */
+	unsigned		 partial : 1;	/* in the partial list */
 	unsigned		 writing : 1;	/* wev is armed */
 	unsigned		 closing_sent : 1; /* close frame or answer queued */
 	unsigned		 shut_wr : 1;	/* our side is shut down */
 	unsigned		 ws : 1;	/* upgraded: bytes count as sent */
 	unsigned		 nctrl;
 	size_t			 off;
-	struct conn		*prev, *next;	/* phase list; reap list */
-	struct conn		*bprev, *bnext;	/* blocked list */
+	struct link		 ph;		/* phase list; reap list */
+	struct link		 bl;		/* blocked list */
+	struct link		 pl;		/* partial list */
 	int64_t			 due;		/* the phase's deadline */
 	int64_t			 last_rx;	/* ms of the last byte read */
-	int64_t			 last_progress;	/* ms of the last byte written
-						   while blocked */
+	int64_t			 blocked_at;	/* ms the frame being written
+						   found the socket full */
+	int64_t			 partial_at;	/* ms an unfinished client
+						   frame began */
 	struct hs_parser	*hs;		/* a head split over reads */
-	struct ws_in		*in;		/* while a frame is parsed */
+	struct ws_in		*in;		/* an unfinished client frame */
+	struct peer		*peer;		/* its address's count */
 	struct event		 rev, wev;
 };
 
 struct clist {
 	struct conn	*head, *tail;
+	size_t		 link;		/* offset of the struct link used */
 };
 
 struct srv {
@@ -90,28 +109,43 @@ struct srv {
 	int			 spare_fd;	/* given up to shed on EMFILE */
 	char			*unix_path;	/* to unlink at the end */
 	struct event		*accept_ev;
+	struct event		*accept_resume;	/* after an accept pause */
 	struct event		*tick;
 	struct event		*reap_ev;
+	struct event		*cap_ev;	/* sheds output past the cap */
 	struct clist		 lists[3];	/* by phase */
 	struct clist		 blocked;
+	struct clist		 partial;
 	struct conn		*reap;
 	unsigned long		 nconns;
 	unsigned long		 nclients;
+	size_t			 out_bytes;	/* of distinct queued frames */
 	int64_t			 shed_logged;
+	int64_t			 pause_logged;
+	int64_t			 cap_logged;
+	int64_t			 addr_logged;
 	int			 draining;
-	struct ws_frame		*ping;
+	struct ws_frame		*beat;
 };
 
 #define container_of(p, type, field) \
 	((type *)(void *)((char *)(p) - offsetof(type, field)))
 
+static struct link *
+link_of(const struct clist *l, struct conn *c)
+{
+	return (struct link *)(void *)((char *)c + l->link);
+}
+
 static void
 list_add(struct clist *l, struct conn *c)
 {
-	c->next = NULL;
-	c->prev = l->tail;
+	struct link *k = link_of(l, c);
+
+	k->next = NULL;
+	k->prev = l->tail;
 	if (l->tail != NULL)
-		l->tail->next = c;
+		link_of(l, l->tail)->next = c;
 	else
 		l->head = c;
 	l->tail = c;
@@ -120,27 +154,25 @@ list_add(struct clist *l, struct conn *c)
 static void
 list_del(struct clist *l, struct conn *c)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
+	struct link *k = link_of(l, c);
+
+	if (k->prev != NULL)
+		link_of(l, k->prev)->next = k->next;
 	else
-		l->head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+		l->head = k->next;
+	if (k->next != NULL)
+		link_of(l, k->next)->prev = k->prev;
 	else
-		l->tail = c->prev;
-	c->prev = c->next = NULL;
+		l->tail = k->prev;
+	k->prev = k->next = NULL;
 }
 
+/* The frame being written found the socket full: its deadline starts. */
 static void
 blocked_add(struct srv *s, struct conn *c)
 {
-	c->bnext = NULL;
-	c->bprev = s->blocked.tail;
-	if (s->blocked.tail != NULL)
-		s->blocked.tail->bnext = c;
-	else
-		s->blocked.head = c;
-	s->blocked.tail = c;
+	c->blocked_at = clock_ms();
+	list_add(&s->blocked, c);
 	c->blocked = 1;
 }
 
@@ -149,16 +181,58 @@ blocked_del(struct srv *s, struct conn *c)
 {
 	if (!c->blocked)
 		return;
-	if (c->bprev != NULL)
-		c->bprev->bnext = c->bnext;
-	else
-		s->blocked.head = c->bnext;
-	if (c->bnext != NULL)
-		c->bnext->bprev = c->bprev;
-	else
-		s->blocked.tail = c->bprev;
-	c->bprev = c->bnext = NULL;
+	list_del(&s->blocked, c);
 	c->blocked = 0;
+}
+
+static void
+partial_del(struct srv *s, struct conn *c)
+{
+	if (!c->partial)
+		return;
+	list_del(&s->partial, c);
+	c->partial = 0;
+}
+
+/* A queue takes a reference to f: its bytes count once, however many
+ * queues hold it. */
+static struct ws_frame *
+out_hold(struct srv *s, struct ws_frame *f)
+{
+	if (f->queued++ == 0) {
+		s->out_bytes += f->len;
+		if (s->out_bytes > s->cfg.max_output)
+			event_active(s->cap_ev, 0, 0);
+	}
+	return ws_frame_ref(f);
+}
+
+static void
+out_drop(struct srv *s, struct ws_frame *f)
+{
+	if (f == NULL)
+		return;
+	if (--f->queued == 0)
+		s->out_bytes -= f->len;
+	ws_frame_unref(f);
+}
+
+/* Drops everything queued for c. */
+static void
+out_clear(struct conn *c)
+{
+	struct ctrl *q;
+
+	out_drop(c->s, c->cur);
+	out_drop(c->s, c->pending);
+	c->cur = c->pending = NULL;
+	while ((q = c->ctrl_head) != NULL) {
+		c->ctrl_head = q->next;
+		out_drop(c->s, q->f);
+		free(q);
+	}
+	c->ctrl_tail = NULL;
+	c->nctrl = 0;
 }
 
 static void
@@ -190,12 +264,16 @@ conn_kill(struct conn *c, const char *why)
 		s->nclients--;
 	list_del(&s->lists[c->phase], c);
 	blocked_del(s, c);
+	partial_del(s, c);
+	out_clear(c);
+	peers_leave(s->cfg.peers, c->peer);
+	c->peer = NULL;
 	event_del(&c->rev);
 	event_del(&c->wev);
 	close(c->fd);
 	c->fd = -1;
 	s->nconns--;
-	c->next = s->reap;
+	c->ph.next = s->reap;
 	s->reap = c;
 	event_active(s->reap_ev, 0, 0);
 }
@@ -203,17 +281,8 @@ conn_kill(struct conn *c, const char *why)
 static void
 conn_free(struct conn *c)
 {
-	struct ctrl *q;
-
 	free(c->hs);
 	ws_in_free(c->in);
-	ws_frame_unref(c->cur);
-	ws_frame_unref(c->pending);
-	while ((q = c->ctrl_head) != NULL) {
-		c->ctrl_head = q->next;
-		ws_frame_unref(q->f);
-		free(q);
-	}
 	free(c);
 }
 
@@ -224,7 +293,7 @@ on_reap(evutil_socket_t fd, short what, void *arg)
 	struct conn *c;
 
 	while ((c = s->reap) != NULL) {
-		s->reap = c->next;
+		s->reap = c->ph.next;
 		conn_free(c);
 	}
 	if (s->draining && s->nconns == 0 && s->hooks->drained != NULL)
@@ -278,7 +347,7 @@ next_frame(struct conn *c)
 static void
 conn_flush(struct conn *c)
 {
-	int progress = 0;
+	int done = 0;	/* a frame was finished */
 
 	for (;;) {
 		ssize_t n;
@@ -301,26 +370,24 @@ conn_flush(struct conn *c)
 		}
 		if (c->ws)
 			metrics.bytes_sent += (uint64_t)n;
-		progress = 1;
 		c->off += (size_t)n;
 		if (c->off == c->cur->len) {
 			sent(c->cur);
-			ws_frame_unref(c->cur);
+			out_drop(c->s, c->cur);
 			c->cur = NULL;
+			done = 1;
 		}
 	}
 	if (!c->writing) {
 		event_add(&c->wev, NULL);
 		c->writing = 1;
 	}
-	if (!c->blocked) {
-		c->last_progress = clock_ms();
-		blocked_add(c->s, c);
-	} else if (progress) {
-		c->last_progress = clock_ms();
+	/* A frame's deadline runs from when it first found the socket full
+	 * to its last byte: bytes trickling out do not extend it. */
+	if (c->blocked && done)
 		blocked_del(c->s, c);
+	if (!c->blocked)
 		blocked_add(c->s, c);
-	}
 }
 
 /* Queues f (borrowed) for c: written at once when nothing is queued. */
@@ -348,7 +415,7 @@ conn_push(struct conn *c, struct ws_frame *f)
 		}
 		if (n > 0 && c->ws)
 			metrics.bytes_sent += (uint64_t)n;
-		c->cur = ws_frame_ref(f);
+		c->cur = out_hold(c->s, f);
 		c->off = n > 0 ? (size_t)n : 0;
 		conn_flush(c);
 		return;
@@ -356,9 +423,9 @@ conn_push(struct conn *c, struct ws_frame *f)
 	if (f->is_data) {
 		if (c->pending != NULL) {
 			metrics.conflated++;
-			ws_frame_unref(c->pending);
+			out_drop(c->s, c->pending);
 		}
-		c->pending = ws_frame_ref(f);
+		c->pending = out_hold(c->s, f);
 		return;
 	}
 	if (c->nctrl >= CTRL_MAX) {
@@ -366,7 +433,7 @@ conn_push(struct conn *c, struct ws_frame *f)
 		return;
 	}
 	q = xmalloc(sizeof(*q));
-	q->f = ws_frame_ref(f);
+	q->f = out_hold(c->s, f);
 	q->next = NULL;
 	if (c->ctrl_tail != NULL)
 		c->ctrl_tail->next = q;
@@ -388,8 +455,9 @@ static void
 begin_close(struct conn *c)
 {
 	hub_leave(&c->m);
-	ws_frame_unref(c->pending);
+	out_drop(c->s, c->pending);
 	c->pending = NULL;
+	partial_del(c->s, c);
 	set_phase(c, P_CLOSING, clock_ms() + SRV_CLOSE_GRACE_MS);
 }
 
@@ -487,14 +555,15 @@ ws_out(void *arg, const void *bytes, size_t n)
 static void
 ws_input(struct conn *c, const char *data, size_t n)
 {
-	if (c->in == NULL && (c->in = ws_in_new(ws_out, c)) == NULL) {
-		conn_close_ws(c, WS_CLOSE_INTERNAL, "out of memory");
-		return;
-	}
-	if (ws_in_feed(c->in, data, n) == WS_IN_CLOSED) {
+	struct srv *s = c->s;
+	enum ws_in_state st = ws_in_feed(&c->in, data, n, ws_out, c);
+
+	if (st != WS_IN_OPEN) {
+		if (st == WS_IN_DATA)
+			metrics.data_frame_closes++;
 		if (!c->dead && c->phase == P_OPEN) {
-			/* wslay queued its close (a reply or an error's);
-			 * once written, we end our side. */
+			/* The reader queued its close (a reply or an
+			 * error's); once written, we end our side. */
 			begin_close(c);
 			c->closing_sent = 1;
 			if (c->cur == NULL && c->ctrl_head == NULL)
@@ -502,9 +571,14 @@ ws_input(struct conn *c, const char *data, size_t n)
 		}
 		return;
 	}
-	if (!c->dead && ws_in_idle(c->in)) {
-		ws_in_free(c->in);
-		c->in = NULL;
+	/* The deadline runs while the reader is never between frames at the
+	 * end of a read: splitting frames across reads gains no time. */
+	if (c->in == NULL)
+		partial_del(s, c);
+	else if (!c->partial && !c->dead) {
+		c->partial_at = clock_ms();
+		list_add(&s->partial, c);
+		c->partial = 1;
 	}
 }
 
@@ -540,6 +614,56 @@ plain_get(struct conn *c, const struct hs_parser *p, enum hs_route r)
 	}
 }
 
+/* Counts c against its client address's limit. Returns -1 when that
+ * address already has --max-conns-per-addr clients. */
+static int
+count_address(struct conn *c, const struct hs_parser *p)
+{
+	struct srv *s = c->s;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	unsigned char a[PEERS_ADDR_LEN];
+	char text[64];
+	int64_t now;
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    !peers_client_addr(s->cfg.peers, (struct sockaddr *)&ss,
+	    p->has_forwarded_for ? p->forwarded_for : NULL,
+	    p->has_real_ip ? p->real_ip : NULL, a))
+		return 0;
+	if ((c->peer = peers_join(s->cfg.peers, a, s->cfg.max_per_addr)) != NULL)
+		return 0;
+	metrics.per_addr_refusals++;
+	now = clock_ms();
+	if (now - s->addr_logged > 1000) {
+		s->addr_logged = now;
+		peers_format(a, text, sizeof(text));
+		log_warn("%s already has %lu clients (--max-conns-per-addr): "
+		    "refusing more with 503; a proxy whose clients all seem "
+		    "to come from it needs --trust-proxy", text,
+		    s->cfg.max_per_addr);
+	}
+	return -1;
+}
+
+/* Answers 101 and makes c a WebSocket. */
+static void
+accept_upgrade(struct conn *c, const char *accept)
+{
+	char resp[160];
+	struct ws_frame *f;
+	int n;
+
+	n = snprintf(resp, sizeof(resp), "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+	set_phase(c, P_OPEN, clock_ms() + c->s->cfg.ping_ms);
+	c->ws = 1;
+	f = ws_frame_raw(resp, (size_t)n);
+	conn_push(c, f);
+	ws_frame_unref(f);
+}
+
 static void
 upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
     size_t restlen)
@@ -547,12 +671,10 @@ upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
 	struct srv *s = c->s;
 	struct hs_upgrade up;
 	const char *why;
-	char resp[160];
-	struct ws_frame *f;
-	int st, n;
+	int st;
 
 	if (hs_upgrade_check(p, s->cfg.allow_origin, s->cfg.nallow, &up, &st,
-	    &why) != 0) {
+	    &why) != 0 && (up.accept[0] == '\0' || (st != 400 && st != 403))) {
 		http_error(c, st, why);
 		return;
 	}
@@ -560,14 +682,20 @@ upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
 		http_error(c, 503, "too many clients");
 		return;
 	}
-	n = snprintf(resp, sizeof(resp), "HTTP/1.1 101 Switching Protocols\r\n"
-	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: %s\r\n\r\n", up.accept);
-	set_phase(c, P_OPEN, clock_ms() + s->cfg.ping_ms);
-	c->ws = 1;
-	f = ws_frame_raw(resp, (size_t)n);
-	conn_push(c, f);
-	ws_frame_unref(f);
+	if (why != NULL) {
+		/* A browser sees only 1006 for an HTTP refusal, and retries:
+		 * a close code tells it why, and not to. No fragment. */
+		log_debug("client %d: %d %s", c->fd, st, why);
+		accept_upgrade(c, up.accept);
+		conn_close_ws(c, st == 403 ? WS_CLOSE_FORBIDDEN :
+		    WS_CLOSE_BAD_KEY, why);
+		return;
+	}
+	if (count_address(c, p) != 0) {
+		http_error(c, 503, "too many connections from your address");
+		return;
+	}
+	accept_upgrade(c, up.accept);
 	if (c->dead)
 		return;
 	log_debug("client %d connected: key=%s url=%s", c->fd, up.key, up.url);
@@ -702,10 +830,42 @@ shed(struct srv *s)
 }
 
 static void
+on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv *s = arg;
+
+	if (s->lfd >= 0)
+		event_add(s->accept_ev, NULL);
+}
+
+/* accept(2) fails and the connection stays queued (not even the spare
+ * descriptor could take it, or the kernel is short of memory): the
+ * listener stays readable, so stop watching it for a while instead of
+ * spinning. */
+static void
+pause_accepting(struct srv *s, const char *why)
+{
+	struct timeval tv = { 0, SRV_ACCEPT_PAUSE_MS * 1000 };
+	int64_t t = clock_ms();
+
+	if (t - s->pause_logged > 10000) {
+		s->pause_logged = t;
+		log_warn("accept: %s (%lu connections): not accepting for "
+		    "%d ms at a time", why, s->nconns, SRV_ACCEPT_PAUSE_MS);
+	}
+	metrics.accept_pauses++;
+	event_del(s->accept_ev);
+	evtimer_add(s->accept_resume, &tv);
+}
+
+static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct srv *s = arg;
 
+	/* Lost when even /dev/null could not be reopened after a shed. */
+	if (s->spare_fd < 0)
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -716,13 +876,15 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno == EMFILE || errno == ENFILE) {
-				if (shed(s) == 0)
-					continue;
-				return;
-			}
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("accept: %s", strerror(errno));
+			if ((errno == EMFILE || errno == ENFILE) && shed(s) == 0)
+				continue;
+			/* errno is now shed's own accept's: EAGAIN when the
+			 * connection went away meanwhile. */
+			if (errno == EMFILE || errno == ENFILE)
+				pause_accepting(s, "out of file descriptors, "
+				    "none to spare");
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				pause_accepting(s, strerror(errno));
 			return;
 		}
 		if (s->nconns >= s->cfg.max_conns) {
@@ -734,6 +896,39 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 			continue;
 		}
 		conn_new(s, fd, (struct sockaddr *)&ss);
+	}
+}
+
+/* Over the output cap: shed the clients blocked longest (they hold the
+ * oldest frames) until under it. A client whose current frame has not
+ * begun gets close 1008 in its place; one in mid-frame cannot be sent a
+ * close, and is cut. */
+static void
+on_cap(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv *s = arg;
+	struct conn *c;
+	int64_t now = clock_ms();
+	unsigned long n = 0;
+
+	while (s->out_bytes > s->cfg.max_output &&
+	    (c = s->blocked.head) != NULL) {
+		blocked_del(s, c);
+		metrics.output_cap_closes++;
+		n++;
+		if (c->phase == P_OPEN && c->off == 0) {
+			out_drop(s, c->cur);
+			c->cur = NULL;
+			conn_close_ws(c, WS_CLOSE_POLICY,
+			    "server output memory is full");
+		} else {
+			conn_kill(c, "output memory cap");
+		}
+	}
+	if (n > 0 && now - s->cap_logged > 1000) {
+		s->cap_logged = now;
+		log_warn("output for clients past --max-output: shed %lu slow "
+		    "clients", n);
 	}
 }
 
@@ -749,27 +944,72 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	while ((c = s->lists[P_CLOSING].head) != NULL && c->due <= now)
 		conn_kill(c, "peer did not end the connection");
 	while ((c = s->blocked.head) != NULL &&
-	    c->last_progress + SRV_STUCK_MS <= now) {
+	    c->blocked_at + s->cfg.send_timeout_ms <= now) {
 		blocked_del(s, c);
 		if (c->phase == P_OPEN) {
 			metrics.slow_closes++;
-			log_info("client %d: no output progress in %d s, "
-			    "closing (1008)", c->fd, SRV_STUCK_MS / 1000);
+			log_info("client %d: a frame not written in %u s, "
+			    "closing (1008)", c->fd, s->cfg.send_timeout_ms / 1000);
 			conn_close_ws(c, WS_CLOSE_POLICY, "too slow");
 		}
+	}
+	while ((c = s->partial.head) != NULL &&
+	    c->partial_at + s->cfg.frame_timeout_ms <= now) {
+		partial_del(s, c);
+		metrics.frame_timeouts++;
+		log_info("client %d: a frame not finished in %u s, closing "
+		    "(1008)", c->fd, s->cfg.frame_timeout_ms / 1000);
+		conn_close_ws(c, WS_CLOSE_POLICY, "unfinished frame");
 	}
 	while ((c = s->lists[P_OPEN].head) != NULL && c->due <= now) {
 		if (now - c->last_rx >= 2 * (int64_t)s->cfg.ping_ms) {
 			conn_kill(c, "silent for two ping intervals");
 			continue;
 		}
-		conn_push(c, s->ping);
+		conn_push(c, s->beat);
 		if (!c->dead && c->phase == P_OPEN) {
 			list_del(&s->lists[P_OPEN], c);
 			c->due = now + s->cfg.ping_ms;
 			list_add(&s->lists[P_OPEN], c);
 		}
 	}
+}
+
+/* A unix socket path in use by a live listener is refused (a second
+ * instance must not take over); a stale one, left by a killed process,
+ * is removed so that bind(2) can take its place. */
+static int
+unix_path_free(const struct addr *a, const char *path, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)&a->sa, a->len);
+	close(fd);
+	if (rc == 0 || errno != ECONNREFUSED) {
+		snprintf(err, errlen, "%s is in use (%s): is another "
+		    "keycast-pushd running?", path, rc == 0 ?
+		    "a process listens there" : strerror(errno));
+		return -1;
+	}
+	if (unlink(path) != 0) {
+		snprintf(err, errlen, "cannot remove the stale socket %s: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	log_info("removed the stale socket %s", path);
+	return 0;
 }
 
 static int
@@ -782,12 +1022,9 @@ open_listener(struct srv *s, char *err, size_t errlen)
 		return -1;
 	if (a.sa.ss_family == AF_UNIX) {
 		const char *path = ((struct sockaddr_un *)&a.sa)->sun_path;
-		struct stat st;
 
-		/* A stale socket from an earlier run blocks bind(2). */
-		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(path);
-		s->unix_path = xstrdup(path);
+		if (unix_path_free(&a, path, err, errlen) != 0)
+			return -1;
 	}
 	fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -803,9 +1040,13 @@ open_listener(struct srv *s, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	/* nginx's workers run as another user. */
-	if (s->unix_path != NULL && chmod(s->unix_path, 0666) != 0)
-		log_warn("chmod %s: %s", s->unix_path, strerror(errno));
+	if (a.sa.ss_family == AF_UNIX) {
+		s->unix_path = xstrdup(((struct sockaddr_un *)&a.sa)->sun_path);
+		/* The web server's user reaches it through the group (the
+		 * unit's Group=); others, who could read /metrics, do not. */
+		if (chmod(s->unix_path, 0660) != 0)
+			log_warn("chmod %s: %s", s->unix_path, strerror(errno));
+	}
 	s->lfd = fd;
 	return 0;
 }
@@ -823,16 +1064,22 @@ srv_new(struct event_base *base, struct hub *hub, const struct srv_config *cfg,
 	s->hooks = hooks;
 	s->arg = arg;
 	s->lfd = -1;
+	for (int p = 0; p < 3; p++)
+		s->lists[p].link = offsetof(struct conn, ph);
+	s->blocked.link = offsetof(struct conn, bl);
+	s->partial.link = offsetof(struct conn, pl);
 	if (open_listener(s, err, errlen) != 0) {
 		free(s->unix_path);
 		free(s);
 		return NULL;
 	}
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	s->ping = ws_frame_ping();
+	s->beat = ws_frame_beat();
 	s->accept_ev = event_new(base, s->lfd, EV_READ | EV_PERSIST, on_accept, s);
+	s->accept_resume = evtimer_new(base, on_accept_resume, s);
 	s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
 	s->reap_ev = event_new(base, -1, 0, on_reap, s);
+	s->cap_ev = event_new(base, -1, 0, on_cap, s);
 	event_add(s->accept_ev, NULL);
 	event_add(s->tick, &tick);
 	return s;
@@ -844,12 +1091,12 @@ stop_listening(struct srv *s)
 	if (s->lfd < 0)
 		return;
 	event_del(s->accept_ev);
+	event_del(s->accept_resume);
 	close(s->lfd);
 	s->lfd = -1;
 	if (s->unix_path != NULL)
 		unlink(s->unix_path);
 }
-
 void
 srv_shutdown(struct srv *s)
 {
@@ -876,15 +1123,17 @@ srv_free(struct srv *s)
 		while ((c = s->lists[p].head) != NULL)
 			conn_kill(c, "exiting");
 	while ((c = s->reap) != NULL) {
-		s->reap = c->next;
+		s->reap = c->ph.next;
 		conn_free(c);
 	}
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
 	event_free(s->accept_ev);
+	event_free(s->accept_resume);
 	event_free(s->tick);
 	event_free(s->reap_ev);
-	ws_frame_unref(s->ping);
+	event_free(s->cap_ev);
+	ws_frame_unref(s->beat);
 	free(s->unix_path);
 	free(s);
 }
@@ -893,6 +1142,12 @@ unsigned long
 srv_clients(const struct srv *s)
 {
 	return s->nclients;
+}
+
+size_t
+srv_output_bytes(const struct srv *s)
+{
+	return s->out_bytes;
 }
 
 void

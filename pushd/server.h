@@ -1,8 +1,9 @@
 /* The listener and its connections: HTTP heads, WebSocket upgrades into the
  * hub, /healthz and /metrics, heartbeats, bounded output per client with
- * conflation, timeouts, and the drain on shutdown. A broadcast frame is
- * written straight to each socket whose output is empty (one send(2) per
- * client); only what the kernel refuses is queued, by reference. */
+ * conflation and a cap on all clients' output, timeouts, per-address
+ * limits, and the drain on shutdown. A broadcast frame is written straight
+ * to each socket whose output is empty (one send(2) per client); only what
+ * the kernel refuses is queued, by reference. */
 #ifndef KC_SERVER_H
 #define KC_SERVER_H
 #include <stddef.h>
@@ -12,10 +13,13 @@
 #include "hub.h"
 
 #define SRV_HANDSHAKE_MS	10000	/* to send a complete request head */
-#define SRV_STUCK_MS		30000	/* no output progress: close 1008 */
 #define SRV_CLOSE_GRACE_MS	3000	/* for the peer to end after a close */
+#define SRV_ACCEPT_PAUSE_MS	500	/* no accepting after accept(2) failed
+					   for want of a descriptor and none
+					   could be freed: nginx's pause */
 
 struct event_base;
+struct peers;
 struct srv;
 
 struct srv_config {
@@ -25,7 +29,16 @@ struct srv_config {
 	unsigned long	 max_clients;	/* upgrades past this get 503 */
 	unsigned long	 max_conns;	/* sockets past this get 503 at once
 					   (the open-files limit's share) */
-	unsigned	 ping_ms;	/* ping period; 2 silent periods close */
+	unsigned	 ping_ms;	/* heartbeat period; 2 silent periods
+					   close */
+	unsigned	 send_timeout_ms;	/* to write each frame once the
+						   socket is full: else 1008 */
+	unsigned	 frame_timeout_ms;	/* to finish a client frame */
+	size_t		 max_output;	/* bytes queued for all clients; past
+					   it the longest-blocked are shed */
+	unsigned long	 max_per_addr;	/* clients per client address */
+	struct peers	*peers;		/* trusted proxies and the count of
+					   clients per address */
 	int		 expose;	/* /healthz, /metrics for any peer */
 	const char	*host;		/* HTTP_HOST for renders, or NULL to
 					   use the client's Host */
@@ -48,6 +61,8 @@ void		 srv_free(struct srv *s);
 /* Stops accepting and closes every client with 1001. */
 void		 srv_shutdown(struct srv *s);
 unsigned long	 srv_clients(const struct srv *s);
+/* Bytes of distinct frames queued for clients (shared frames once). */
+size_t		 srv_output_bytes(const struct srv *s);
 
 /* The hub's send and close, for a member embedded in a connection. */
 void	srv_send(struct hub_member *m, struct ws_frame *f);

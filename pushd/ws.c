@@ -1,6 +1,7 @@
-/* WebSocket frames, accept key and the wslay-based client frame reader (see
- * ws.h). The reader counts the bytes of every frame wslay finished so it
- * can tell when wslay's buffers hold nothing: only then may it be freed. */
+/* WebSocket frames, accept key and the client frame reader (see ws.h). The
+ * reader checks each frame header itself (it must know a frame's length to
+ * keep it whole) and gives wslay only whole control frames, so a wslay
+ * context never outlives one call. */
 #include "ws.h"
 
 #include <stdlib.h>
@@ -18,6 +19,7 @@ ws_frame_raw(const void *bytes, size_t n)
 	struct ws_frame *f = xmalloc(sizeof(*f) + n);
 
 	f->refs = 1;
+	f->queued = 0;
 	f->is_data = 0;
 	f->len = n;
 	if (n > 0)
@@ -34,6 +36,7 @@ frame_alloc(uint8_t opcode, size_t n, unsigned char **payload)
 	unsigned char *h = f->data;
 
 	f->refs = 1;
+	f->queued = 0;
 	f->is_data = 0;
 	f->len = hlen + n;
 	h[0] = 0x80 | opcode;
@@ -80,11 +83,14 @@ ws_frame_close(uint16_t code, const char *reason)
 }
 
 struct ws_frame *
-ws_frame_ping(void)
+ws_frame_beat(void)
 {
-	unsigned char *p;
+	static const unsigned char beat[] = {
+		0x80 | WSLAY_PING, 0x00,	/* ping, no payload */
+		0x80 | WSLAY_TEXT_FRAME, 0x00,	/* empty text */
+	};
 
-	return frame_alloc(WSLAY_PING, 0, &p);
+	return ws_frame_raw(beat, sizeof(beat));
 }
 
 struct ws_frame *
@@ -125,35 +131,33 @@ done:
 }
 
 struct ws_in {
-	wslay_event_context_ptr	 ctx;
+	size_t		len;
+	unsigned char	buf[WS_CTRL_FRAME_MAX];
+};
+
+/* One call's view of a whole frame, for wslay's callbacks. */
+struct in_call {
+	const unsigned char	*in;
+	size_t			 in_len;
 	ws_in_send_fn		*send;
 	void			*arg;
-	const unsigned char	*in;		/* bytes of the current feed */
-	size_t			 in_len;
-	uint64_t		 fed;		/* bytes handed to wslay */
-	uint64_t		 consumed;	/* bytes of frames it finished */
-	uint64_t		 frame_len;	/* header + payload of the frame
-						   being received */
-	int			 in_frame;
-	int			 in_message;	/* a fragmented message is open */
 };
 
 static ssize_t
 in_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
     void *user)
 {
-	struct ws_in *w = user;
+	struct in_call *r = user;
 
-	if (w->in_len == 0) {
+	if (r->in_len == 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
-	if (len > w->in_len)
-		len = w->in_len;
-	memcpy(buf, w->in, len);
-	w->in += len;
-	w->in_len -= len;
-	w->fed += len;
+	if (len > r->in_len)
+		len = r->in_len;
+	memcpy(buf, r->in, len);
+	r->in += len;
+	r->in_len -= len;
 	return (ssize_t)len;
 }
 
@@ -161,116 +165,163 @@ static ssize_t
 in_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
     int flags, void *user)
 {
-	struct ws_in *w = user;
+	struct in_call *r = user;
 
-	w->send(w->arg, data, len);
+	r->send(r->arg, data, len);
 	return (ssize_t)len;
-}
-
-static void
-in_frame_start(wslay_event_context_ptr ctx,
-    const struct wslay_event_on_frame_recv_start_arg *a, void *user)
-{
-	struct ws_in *w = user;
-	uint64_t n = a->payload_length;
-
-	/* wslay rejects unmasked client frames and non-minimal lengths, so
-	 * the header is 2 bytes, the extended length, and the 4-byte mask. */
-	w->frame_len = 2 + (n < 126 ? 0 : n <= 0xffff ? 2 : 8) + 4 + n;
-	w->in_frame = 1;
-	if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME ||
-	    a->opcode == WSLAY_CONTINUATION_FRAME)
-		w->in_message = !a->fin;
-}
-
-static void
-in_frame_end(wslay_event_context_ptr ctx, void *user)
-{
-	struct ws_in *w = user;
-
-	w->consumed += w->frame_len;
-	w->in_frame = 0;
-}
-
-/* wslay checks UTF-8 (1007), sizes (1009) and opcodes (1002) itself. */
-static void
-in_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
-    void *user)
-{
-	static const char binary[] = "binary messages are not accepted";
-
-	if (a->opcode == WSLAY_BINARY_FRAME) {
-		wslay_event_queue_close(ctx, WS_CLOSE_UNSUPPORTED,
-		    (const uint8_t *)binary, sizeof(binary) - 1);
-		wslay_event_shutdown_read(ctx);
-	}
 }
 
 static const struct wslay_event_callbacks in_callbacks = {
 	.recv_callback = in_recv,
 	.send_callback = in_send,
-	.on_frame_recv_start_callback = in_frame_start,
-	.on_frame_recv_end_callback = in_frame_end,
-	.on_msg_recv_callback = in_msg,
 };
 
-struct ws_in *
-ws_in_new(ws_in_send_fn *send, void *arg)
+static enum ws_in_state
+in_close(ws_in_send_fn *send, void *arg, uint16_t code, const char *reason,
+    enum ws_in_state st)
 {
-	struct ws_in *w = xcalloc(1, sizeof(*w));
+	struct ws_frame *f = ws_frame_close(code, reason);
 
-	if (wslay_event_context_server_init(&w->ctx, &in_callbacks, w) != 0) {
-		free(w);
-		return NULL;
+	send(arg, f->data, f->len);
+	ws_frame_unref(f);
+	return st;
+}
+
+/* The one rule for what a client may send: control frames only, as
+ * keycast.js sends nothing else. A data frame is refused at its header.
+ * To let clients say something (a one-byte request, say), allow it here:
+ * a frame of at most 125 bytes stays whole in struct ws_in like a control
+ * frame, and wslay would then need an on_msg_recv_callback. */
+static int
+client_may_send(unsigned opcode, int fin, size_t payload_len)
+{
+	return opcode >= WSLAY_CONNECTION_CLOSE;
+}
+
+/* Checks a frame header (RFC 6455 5.2) from its first two bytes. Returns
+ * the frame's whole length, or 0 with the close code to refuse it with. */
+static size_t
+frame_length(const unsigned char h[2], uint16_t *code, const char **why)
+{
+	unsigned opcode = h[0] & 0x0f, fin = h[0] & 0x80;
+	size_t n = h[1] & 0x7f;
+
+	*code = WS_CLOSE_PROTOCOL;
+	if ((h[0] & 0x70) != 0)
+		*why = "reserved bits set";
+	else if (!(h[1] & 0x80))
+		*why = "client frames must be masked";
+	else if ((opcode > WSLAY_BINARY_FRAME && opcode < WSLAY_CONNECTION_CLOSE) ||
+	    opcode > WSLAY_PONG)
+		*why = "reserved opcode";
+	else if (opcode >= WSLAY_CONNECTION_CLOSE && (!fin || n > 125))
+		*why = "control frames are whole and at most 125 bytes";
+	else if (!client_may_send(opcode, fin != 0, n) || n > 125) {
+		*code = WS_CLOSE_UNSUPPORTED;
+		*why = "clients send only control frames here";
+	} else
+		return 2 + 4 + n;
+	return 0;
+}
+
+/* Runs one whole control frame through a fresh wslay context. */
+static enum ws_in_state
+in_frame(const unsigned char *frame, size_t len, ws_in_send_fn *send,
+    void *arg)
+{
+	struct in_call r = { frame, len, send, arg };
+	wslay_event_context_ptr ctx;
+	enum ws_in_state st = WS_IN_OPEN;
+	int rc;
+
+	if (wslay_event_context_server_init(&ctx, &in_callbacks, &r) != 0)
+		return in_close(send, arg, WS_CLOSE_INTERNAL, "out of memory",
+		    WS_IN_CLOSED);
+	rc = wslay_event_recv(ctx);
+	if (rc != 0) {
+		/* A close with a bad code makes wslay queue a close without
+		 * a code; RFC 6455 7.4.1 wants 1002, so that close is
+		 * replaced. */
+		st = in_close(send, arg, rc == WSLAY_ERR_NOMEM ?
+		    WS_CLOSE_INTERNAL : WS_CLOSE_PROTOCOL, rc == WSLAY_ERR_NOMEM ?
+		    "out of memory" : "protocol error", WS_IN_CLOSED);
+	} else {
+		if (wslay_event_want_write(ctx))
+			wslay_event_send(ctx);
+		if (!wslay_event_get_read_enabled(ctx))
+			st = WS_IN_CLOSED;
 	}
-	wslay_event_config_set_max_recv_msg_length(w->ctx, WS_INBOUND_MAX);
-	w->send = send;
-	w->arg = arg;
-	return w;
+	wslay_event_context_free(ctx);
+	return st;
 }
 
 void
 ws_in_free(struct ws_in *w)
 {
-	if (w == NULL)
-		return;
-	wslay_event_context_free(w->ctx);
 	free(w);
 }
 
 enum ws_in_state
-ws_in_feed(struct ws_in *w, const void *bytes, size_t n)
+ws_in_feed(struct ws_in **wp, const void *bytes, size_t n, ws_in_send_fn *send,
+    void *arg)
 {
-	int rc;
+	const unsigned char *p = bytes;
+	struct ws_in *w = *wp;
+	enum ws_in_state st = WS_IN_OPEN;
 
-	w->in = bytes;
-	w->in_len = n;
-	rc = wslay_event_recv(w->ctx);
-	w->in = NULL;
-	w->in_len = 0;
-	if (rc != 0) {
-		/* A malformed frame header (a fragmented or oversized control
-		 * frame) makes wslay queue a close without a code; RFC 6455
-		 * 7.4.1 wants 1002, so that close is replaced. */
-		struct ws_frame *f = rc == WSLAY_ERR_NOMEM ?
-		    ws_frame_close(WS_CLOSE_INTERNAL, "out of memory") :
-		    ws_frame_close(WS_CLOSE_PROTOCOL, "protocol error");
+	while (n > 0 && st == WS_IN_OPEN) {
+		const unsigned char *frame = p;
+		size_t have = n, need = 2, take;
+		uint16_t code;
+		const char *why;
 
-		w->send(w->arg, f->data, f->len);
-		ws_frame_unref(f);
-		return WS_IN_CLOSED;
+		if (w != NULL) {
+			/* Complete the kept frame from the new bytes. */
+			if (w->len < 2) {
+				take = 2 - w->len < n ? 2 - w->len : n;
+				memcpy(w->buf + w->len, p, take);
+				w->len += take;
+				p += take;
+				n -= take;
+			}
+			frame = w->buf;
+			have = w->len;
+		}
+		if (have >= 2 && (need = frame_length(frame, &code, &why)) == 0) {
+			st = in_close(send, arg, code, why, code ==
+			    WS_CLOSE_UNSUPPORTED ? WS_IN_DATA : WS_IN_CLOSED);
+			break;
+		}
+		if (w != NULL && need > w->len) {
+			take = need - w->len < n ? need - w->len : n;
+			memcpy(w->buf + w->len, p, take);
+			w->len += take;
+			p += take;
+			n -= take;
+			have = w->len;
+		}
+		if (have < need) {
+			if (w == NULL) {
+				w = xmalloc(sizeof(*w));
+				memcpy(w->buf, p, n);
+				w->len = n;
+				n = 0;
+			}
+			break;
+		}
+		st = in_frame(frame, need, send, arg);
+		if (w != NULL) {
+			free(w);
+			w = NULL;
+		} else {
+			p += need;
+			n -= need;
+		}
 	}
-	if (wslay_event_want_write(w->ctx))
-		wslay_event_send(w->ctx);
-	if (!wslay_event_get_read_enabled(w->ctx))
-		return WS_IN_CLOSED;
-	return WS_IN_OPEN;
-}
-
-int
-ws_in_idle(const struct ws_in *w)
-{
-	return !w->in_frame && !w->in_message && w->fed == w->consumed &&
-	    !wslay_event_want_write(w->ctx) &&
-	    wslay_event_get_read_enabled(w->ctx);
+	if (st != WS_IN_OPEN) {
+		free(w);
+		w = NULL;
+	}
+	*wp = w;
+	return st;
 }

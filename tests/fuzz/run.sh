@@ -14,7 +14,7 @@ secs=${1:-12}
 out=${FUZZ_OUT:-$root/test-output/fuzz}
 cc=${CLANG:-clang}
 
-targets=(fuzz_handshake fuzz_fcgi_response fuzz_form fuzz_template)
+targets=(fuzz_handshake fuzz_ws_in fuzz_fcgi_response fuzz_form fuzz_template)
 if [ "$secs" = --list ]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 case $secs in ''|*[!0-9]*) echo "usage: $0 [SECONDS_EACH]" >&2; exit 2 ;; esac
 command -v "$cc" >/dev/null || { echo "not ok - fuzz: $cc not found (apt-get install clang libclang-rt-dev)"; exit 1; }
@@ -31,12 +31,14 @@ common=("$root/common/xmalloc.c" "$root/common/buf.c" "$root/common/text.c"
 # target -> its sources and libraries
 declare -A srcs=(
 	[fuzz_handshake]="$root/pushd/handshake.c $root/pushd/ws.c"
+	[fuzz_ws_in]="$root/pushd/ws.c"
 	[fuzz_fcgi_response]="$root/pushd/fcgi_codec.c"
 	[fuzz_form]="$root/fcgi/request.c"
 	[fuzz_template]="$root/fcgi/template.c"
 )
 declare -A libs=(
 	[fuzz_handshake]="-lwslay -lcrypto"
+	[fuzz_ws_in]="-lwslay -lcrypto"
 	[fuzz_fcgi_response]=""
 	[fuzz_form]=""
 	[fuzz_template]=""

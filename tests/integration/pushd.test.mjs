@@ -316,15 +316,11 @@ test('8. bad handshakes get their status or are cut; other clients are undisturb
 		});
 	});
 
+	// A valid upgrade with a bad key, url or Origin is accepted and closed
+	// with 4400/4403 instead: pushd-clients.test.mjs.
 	const cases = [
-		{ name: 'no key', req: upgradeRequest({ path: '/__realtime?url=/counter' }), want: [400] },
-		{ name: 'key with a space', req: upgradeRequest({ path: '/__realtime?key=a%20b' }), want: [400] },
-		{ name: 'url with a scheme and host', req: upgradeRequest({ key: '/counter', url: 'http://evil.example/counter' }), want: [400] },
-		{ name: 'url past 1 KiB', req: upgradeRequest({ key: '/counter', url: `/counter?${'x'.repeat(1100)}` }), want: [400] },
 		{ name: 'no Sec-WebSocket-Key', req: upgradeRequest({ headers: { 'Sec-WebSocket-Key': null } }), want: [400] },
 		{ name: 'version 8', req: upgradeRequest({ headers: { 'Sec-WebSocket-Version': '8' } }), want: [426] },
-		{ name: 'foreign Origin', req: upgradeRequest({ headers: { Origin: 'http://evil.example' } }), want: [403] },
-		{ name: 'Origin with another port', req: upgradeRequest({ headers: { Origin: 'http://127.0.0.1:1' } }), want: [403] },
 		{ name: '9 KiB of headers', req: upgradeRequest({ headers: { 'X-Filler': 'a'.repeat(9 * 1024) } }), want: [431, 400], cutOk: true },
 	];
 	const results = await Promise.all(cases.map((c) => rawExchange(c.req.text)));
@@ -365,11 +361,12 @@ test('9. bad frames close only that client with the RFC code', async (t) => {
 	const big = Buffer.alloc(5000, 'a');
 	const cases = [
 		{ name: 'unmasked text frame', frames: [encodeFrame({ payload: 'hi', mask: false })], code: 1002 },
-		{ name: 'text message over 4 KiB', frames: [encodeFrame({ payload: big })], code: 1009 },
-		{ name: 'fragmented text over 4 KiB in all', code: 1009, frames: [
+		// Clients may send only control frames: any data frame is 1003.
+		{ name: 'text message over 4 KiB', frames: [encodeFrame({ payload: big })], code: 1003 },
+		{ name: 'fragmented text over 4 KiB in all', code: 1003, frames: [
 			encodeFrame({ payload: Buffer.alloc(3000, 'b'), fin: false }),
 			encodeFrame({ opcode: OP.CONT, payload: Buffer.alloc(3000, 'c') })] },
-		{ name: 'invalid UTF-8 text', frames: [encodeFrame({ payload: Buffer.from([0x68, 0xc3, 0x28]) })], code: 1007 },
+		{ name: 'invalid UTF-8 text', frames: [encodeFrame({ payload: Buffer.from([0x68, 0xc3, 0x28]) })], code: 1003 },
 		{ name: 'invalid UTF-8 close reason', frames: [encodeFrame({ opcode: OP.CLOSE, payload: Buffer.concat([closePayload(1000), Buffer.from([0xff])]) })], code: [1007, 1002] },
 		{ name: 'close with the reserved code 1005', frames: [encodeFrame({ opcode: OP.CLOSE, payload: closePayload(1005) })], code: 1002 },
 		{ name: 'reserved opcode 3', frames: [encodeFrame({ opcode: 3, payload: 'x' })], code: 1002 },
@@ -377,7 +374,7 @@ test('9. bad frames close only that client with the RFC code', async (t) => {
 		{ name: 'fragmented ping', frames: [encodeFrame({ opcode: OP.PING, payload: 'p', fin: false })], code: 1002 },
 		{ name: 'ping over 125 bytes', frames: [encodeFrame({ opcode: OP.PING, payload: Buffer.alloc(126, 'p') })], code: 1002 },
 		{ name: 'RSV1 without an extension', frames: [encodeFrame({ payload: 'x', rsv: 4 })], code: 1002 },
-		{ name: 'continuation without a start', frames: [encodeFrame({ opcode: OP.CONT, payload: 'x' })], code: 1002 },
+		{ name: 'continuation without a start', frames: [encodeFrame({ opcode: OP.CONT, payload: 'x' })], code: 1003 },
 		{ name: 'close with code 1000 (clean close)', frames: [encodeFrame({ opcode: OP.CLOSE, payload: closePayload(1000, 'bye') })], code: 1000 },
 	];
 	const raws = await Promise.all(cases.map(() => rawConnect({ key: '/counter' })));
@@ -493,7 +490,7 @@ test('10. a client that stops reading: memory stays bounded, others keep receivi
 	// of which the kernel's socket buffers can hold at most ~4 MB each.
 	assert.ok(grewMiB < 25, `pushd grew by ${grewMiB.toFixed(1)} MiB with stalled readers`);
 	assert.ok(conflated > 0, 'keycast_conflated_frames_total counts the replaced frames');
-	assert.ok(slow.every((s) => !s.ended), 'the stalled clients are still connected (no progress deadline is 30 s)');
+	assert.ok(slow.every((s) => !s.ended), 'the stalled clients are still connected (--send-timeout is 30 s)');
 
 	// A stalled reader that resumes converges on the latest fragment.
 	const lastMark = `@@${String(N).padStart(4, '0')}@@`;

@@ -336,6 +336,60 @@ test_upgrade_refusals(void)
 	    "port 8080 Origin vs Host :80: 403");
 }
 
+/* A valid upgrade refused only for its key, url or Origin has its accept
+ * key, so pushd can accept and close with 4400/4403; any other refusal
+ * has none and stays an HTTP answer. */
+static void
+test_refusals_for_browsers(void)
+{
+	struct hs_upgrade u;
+	const char *why;
+
+	ok(check(variant("GET", "GET /__realtime?key=a+b HTTP/1.1\r\n"), NULL,
+	    0, &u, &why) == 400 && strcmp(u.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+	    == 0, "bad key: 400 with the accept key (closed 4400)");
+	ok(check(variant("GET", "GET /__realtime?key=a&url=http%3A%2F%2Fevil "
+	    "HTTP/1.1\r\n"), NULL, 0, &u, &why) == 400 && u.accept[0] != '\0',
+	    "bad url: 400 with the accept key");
+	ok(check(variant("Origin:", "Origin: http://evil.com\r\n"), NULL, 0, &u,
+	    &why) == 403 && u.accept[0] != '\0',
+	    "foreign Origin: 403 with the accept key (closed 4403)");
+	ok(check(variant("Sec-WebSocket-Key:", ""), NULL, 0, &u, &why) == 400 &&
+	    u.accept[0] == '\0', "no Sec-WebSocket-Key: a plain 400");
+	ok(check(variant("Upgrade:", ""), NULL, 0, &u, &why) == 426 &&
+	    u.accept[0] == '\0', "not an upgrade: a plain 426");
+	ok(check(variant("Host:", "Host: a b\r\n"), NULL, 0, &u, &why) == 400 &&
+	    u.accept[0] == '\0', "bad Host: a plain 400");
+}
+
+/* Only X-Forwarded-For's last element is kept: the one the nearest proxy
+ * appended. */
+static void
+test_forwarded(void)
+{
+	struct hs_parser p;
+	size_t used;
+	char head[2048];
+
+	snprintf(head, sizeof(head), "%.*sX-Forwarded-For: 10.0.0.1, "
+	    "192.0.2.7\r\nX-Real-IP: 198.51.100.3\r\n\r\n",
+	    (int)strlen(good) - 2, good);
+	ok(parse(&p, head, strlen(head), 0, &used) == HS_DONE &&
+	    p.has_forwarded_for && strcmp(p.forwarded_for, "192.0.2.7") == 0 &&
+	    p.has_real_ip && strcmp(p.real_ip, "198.51.100.3") == 0,
+	    "X-Forwarded-For: the last element; X-Real-IP");
+	ok(parse(&p, head, strlen(head), 1, &used) == HS_DONE &&
+	    strcmp(p.forwarded_for, "192.0.2.7") == 0, "same byte by byte");
+	snprintf(head, sizeof(head), "%.*sX-Forwarded-For: 10.0.0.1\r\n"
+	    "X-Forwarded-For: 2001:db8::1 \r\n\r\n", (int)strlen(good) - 2,
+	    good);
+	ok(parse(&p, head, strlen(head), 0, &used) == HS_DONE &&
+	    strcmp(p.forwarded_for, "2001:db8::1") == 0,
+	    "a second header line continues the list");
+	ok(parse(&p, good, strlen(good), 0, &used) == HS_DONE &&
+	    !p.has_forwarded_for && !p.has_real_ip, "absent: not set");
+}
+
 static void
 test_query(void)
 {
@@ -404,6 +458,8 @@ main(void)
 	test_bad_heads();
 	test_limits();
 	test_upgrade_refusals();
+	test_refusals_for_browsers();
+	test_forwarded();
 	test_query();
 	test_split_authority();
 	return tap_done();

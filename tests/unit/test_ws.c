@@ -1,6 +1,7 @@
 /* Unit tests for pushd/ws.c: RFC 6455's accept-key example, byte-exact
- * server frames, and the wslay reader's answers to good and bad client
- * frames (close codes per RFC 6455 7.4.1). */
+ * server frames, and the reader's answers to good and bad client frames
+ * (close codes per RFC 6455 7.4.1; any data frame is refused with 1003),
+ * whole, byte by byte and split. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,23 +66,24 @@ sink_close_code(const struct sink *s)
 	return s->data[2] << 8 | s->data[3];
 }
 
-/* Feeds bytes (all at once, or one by one) to a fresh reader. */
+/* Feeds bytes (all at once, or one by one) to a fresh reader; *idle is
+ * set when it ends between frames (holding nothing). */
 static enum ws_in_state
 feed(struct sink *s, const unsigned char *b, size_t n, int bytewise,
     int *idle)
 {
-	struct ws_in *w = ws_in_new(sink_send, s);
+	struct ws_in *w = NULL;
 	enum ws_in_state st = WS_IN_OPEN;
 
 	memset(s, 0, sizeof(*s));
 	if (bytewise) {
 		for (size_t i = 0; i < n && st == WS_IN_OPEN; i++)
-			st = ws_in_feed(w, b + i, 1);
+			st = ws_in_feed(&w, b + i, 1, sink_send, s);
 	} else {
-		st = ws_in_feed(w, b, n);
+		st = ws_in_feed(&w, b, n, sink_send, s);
 	}
 	if (idle != NULL)
-		*idle = ws_in_idle(w);
+		*idle = w == NULL;
 	ws_in_free(w);
 	return st;
 }
@@ -112,7 +114,11 @@ test_frames(void)
 	    "text frame, 7-bit length (RFC 6455 5.7)");
 	ok(frame_is(ws_frame_text("", 0), empty, sizeof(empty)),
 	    "empty text frame");
-	ok(frame_is(ws_frame_ping(), ping, sizeof(ping)), "empty ping");
+	f = ws_frame_beat();
+	ok(f->len == 4 && memcmp(f->data, ping, 2) == 0 &&
+	    memcmp(f->data + 2, empty, 2) == 0 && !f->is_data,
+	    "heartbeat: an empty ping, then an empty text frame; no fragment");
+	ws_frame_unref(f);
 	ok(frame_is(ws_frame_close(1001, "bye!"), close1001, sizeof(close1001)),
 	    "close 1001 with reason");
 	ok(frame_is(ws_frame_close(4404, NULL), close4404, sizeof(close4404)),
@@ -162,30 +168,49 @@ test_reader(void)
 		ok(feed(&s, b, n, bytewise, &idle) == WS_IN_OPEN && s.len == 0 &&
 		    idle, "pong is absorbed (%s)", how);
 
-		n = client_frame(b, 1, 0x1, "ignored", 7);
-		ok(feed(&s, b, n, bytewise, &idle) == WS_IN_OPEN && s.len == 0 &&
-		    idle, "a valid text message is ignored (%s)", how);
-
 		n = client_frame(b, 1, 0x8, "\x03\xe8", 2);
-		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
-		    sink_close_code(&s) == 1000,
+		ok(feed(&s, b, n, bytewise, &idle) == WS_IN_CLOSED &&
+		    sink_close_code(&s) == 1000 && idle,
 		    "close 1000 is answered with 1000 (%s)", how);
 
-		n = client_frame(b, 1, 0x1, "\xc3\x28", 2);
+		n = client_frame(b, 1, 0x8, "\x03\xed", 2);
 		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
-		    sink_close_code(&s) == 1007,
-		    "invalid UTF-8 closes 1007 (%s)", how);
+		    sink_close_code(&s) == 1002,
+		    "close with the reserved code 1005 closes 1002 (%s)", how);
+
+		n = client_frame(b, 1, 0x8, "\x03\xe8\xc3\x28", 4);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
+		    (sink_close_code(&s) == 1007 || sink_close_code(&s) == 1002),
+		    "close reason not UTF-8 closes 1007 or 1002 (%s)", how);
+
+		n = client_frame(b, 1, 0x1, "hello", 5);
+		ok(feed(&s, b, n, bytewise, &idle) == WS_IN_DATA &&
+		    sink_close_code(&s) == 1003 && idle,
+		    "a text message closes 1003 (%s)", how);
 
 		n = client_frame(b, 1, 0x2, "\x01", 1);
-		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_DATA &&
 		    sink_close_code(&s) == 1003,
 		    "binary message closes 1003 (%s)", how);
 
+		n = client_frame(b, 0, 0x1, "a", 1);
+		n += client_frame(b + n, 0, 0x0, "b", 1);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_DATA &&
+		    sink_close_code(&s) == 1003 && s.len == 4 + 37,
+		    "the first fragment of a message closes 1003, once (%s)",
+		    how);
+
+		n = client_frame(b, 1, 0x0, "x", 1);
+		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_DATA &&
+		    sink_close_code(&s) == 1003,
+		    "a continuation closes 1003 (%s)", how);
+
 		memset(b + 100, 'a', 5000);
 		n = client_frame(b, 1, 0x1, b + 100, 5000);
-		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
-		    sink_close_code(&s) == 1009,
-		    "text over 4 KiB closes 1009 (%s)", how);
+		ok(feed(&s, b, 4, bytewise, NULL) == WS_IN_DATA &&
+		    sink_close_code(&s) == 1003,
+		    "a 5000-byte text frame closes 1003 at its header (%s)",
+		    how);
 
 		n = client_frame(b, 1, 0x3, "x", 1);
 		ok(feed(&s, b, n, bytewise, NULL) == WS_IN_CLOSED &&
@@ -209,23 +234,32 @@ test_reader(void)
 		    idle, "two pings in one read: two pongs (%s)", how);
 	}
 
-	/* Split frames: the reader is not idle while it holds part of one. */
+	/* Split frames: the reader holds state only inside a frame. */
 	{
-		struct ws_in *w = ws_in_new(sink_send, &s);
+		struct ws_in *w = NULL;
 
 		memset(&s, 0, sizeof(s));
 		n = client_frame(b, 1, 0x9, "abc", 3);
-		ok(ws_in_feed(w, b, 3) == WS_IN_OPEN && !ws_in_idle(w),
-		    "not idle inside a frame header");
-		ok(ws_in_feed(w, b + 3, n - 3) == WS_IN_OPEN && ws_in_idle(w) &&
-		    s.len == 5, "idle again after its end");
+		ok(ws_in_feed(&w, b, 1, sink_send, &s) == WS_IN_OPEN && w != NULL,
+		    "one byte of a header: held");
+		ok(ws_in_feed(&w, b + 1, 2, sink_send, &s) == WS_IN_OPEN &&
+		    w != NULL && s.len == 0, "inside the mask: held");
+		ok(ws_in_feed(&w, b + 3, n - 3, sink_send, &s) == WS_IN_OPEN &&
+		    w == NULL && s.len == 5, "its end: pong, nothing held");
+		n = client_frame(b, 1, 0x9, "a", 1);
+		n2 = client_frame(b + n, 1, 0x9, "bcd", 3);
+		memset(&s, 0, sizeof(s));
+		ok(ws_in_feed(&w, b, n + 2, sink_send, &s) == WS_IN_OPEN &&
+		    w != NULL && s.len == 3,
+		    "a frame and part of the next: one pong, the rest held");
+		ok(ws_in_feed(&w, b + n + 2, n2 - 2, sink_send, &s) ==
+		    WS_IN_OPEN && w == NULL && s.len == 3 + 5,
+		    "the rest: the second pong");
 		n = client_frame(b, 0, 0x1, "ab", 2);
-		n2 = client_frame(b + n, 1, 0x0, "c", 1);
-		ok(ws_in_feed(w, b, n) == WS_IN_OPEN && !ws_in_idle(w),
-		    "not idle inside a fragmented message");
-		ok(ws_in_feed(w, b + n, n2) == WS_IN_OPEN && ws_in_idle(w),
-		    "idle after its last fragment");
-		ws_in_free(w);
+		ok(ws_in_feed(&w, b, 1, sink_send, &s) == WS_IN_OPEN && w != NULL,
+		    "first byte of a fragmented text frame: held");
+		ok(ws_in_feed(&w, b + 1, 1, sink_send, &s) == WS_IN_DATA &&
+		    w == NULL, "its second byte: refused, nothing held");
 	}
 	ws_in_free(NULL);
 }
