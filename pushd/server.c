@@ -582,13 +582,38 @@ ws_input(struct conn *c, const char *data, size_t n)
 	}
 }
 
+/* Whether the client behind c is on this host: a proxy on loopback (the
+ * web server) is local itself, but what it forwards comes from the client
+ * it names, so a site that proxies more than /__realtime cannot publish
+ * /metrics. */
+static int
+client_is_local(struct conn *c, const struct hs_parser *p)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 six;
+	socklen_t sl = sizeof(ss);
+	unsigned char a[PEERS_ADDR_LEN];
+
+	if (!c->local)
+		return 0;
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    !peers_client_addr(c->s->cfg.peers, (struct sockaddr *)&ss,
+	    p->has_forwarded_for ? p->forwarded_for : NULL,
+	    p->has_real_ip ? p->real_ip : NULL, a))
+		return 1;
+	memset(&six, 0, sizeof(six));
+	six.sin6_family = AF_INET6;
+	memcpy(six.sin6_addr.s6_addr, a, PEERS_ADDR_LEN);
+	return addr_is_local((struct sockaddr *)&six);
+}
+
 static void
 plain_get(struct conn *c, const struct hs_parser *p, enum hs_route r)
 {
 	struct srv *s = c->s;
 	int head = strcmp(p->method, "HEAD") == 0;
 
-	if (!c->local && !s->cfg.expose) {
+	if (!s->cfg.expose && !client_is_local(c, p)) {
 		http_error(c, 404, "not found");
 		return;
 	}

@@ -321,15 +321,14 @@ test('8. bad handshakes get their status or are cut; other clients are undisturb
 	const cases = [
 		{ name: 'no Sec-WebSocket-Key', req: upgradeRequest({ headers: { 'Sec-WebSocket-Key': null } }), want: [400] },
 		{ name: 'version 8', req: upgradeRequest({ headers: { 'Sec-WebSocket-Version': '8' } }), want: [426] },
-		{ name: '9 KiB of headers', req: upgradeRequest({ headers: { 'X-Filler': 'a'.repeat(9 * 1024) } }), want: [431, 400], cutOk: true },
+		// pushd answers and then drains what the client still sends
+		// (lingering close), so the 431 always arrives, never a reset.
+		{ name: '9 KiB of headers', req: upgradeRequest({ headers: { 'X-Filler': 'a'.repeat(9 * 1024) } }), want: [431] },
+		{ name: '64 KiB of headers', req: upgradeRequest({ headers: { 'X-Filler': 'a'.repeat(64 * 1024) } }), want: [431] },
 	];
 	const results = await Promise.all(cases.map((c) => rawExchange(c.req.text)));
 	cases.forEach((c, i) => {
 		const r = results[i];
-		if (r.status === undefined && c.cutOk) {
-			assert.ok(r.closed && r.ms < 5000, `${c.name}: cut (after ${r.ms} ms)`);
-			return;
-		}
 		assert.ok(c.want.includes(r.status), `${c.name}: want ${c.want}, got ${r.status ?? 'no answer'} ${JSON.stringify(r.raw.toString('latin1').slice(0, 120))}`);
 		assert.ok(r.closed || r.headers.connection?.toLowerCase() === 'close',
 			`${c.name}: the connection ends after the refusal`);
@@ -343,7 +342,7 @@ test('8. bad handshakes get their status or are cut; other clients are undisturb
 
 	const s = await slowloris;
 	t.diagnostic(`byte-a-second client cut after ${s.ms} ms (${s.sent} bytes sent), answer ${JSON.stringify(s.got.split('\r\n')[0] ?? '')}; ` +
-		`9 KiB of headers: ${results[cases.length - 1].status ?? 'cut'}`);
+		`9 KiB of headers: ${results[2].status ?? 'cut'}`);
 	assert.ok(s.cut, `the byte-a-second client was not cut within 16 s (${s.ms} ms)`);
 	assert.ok(s.ms >= 8000 && s.ms <= 13000, `cut after ${s.ms} ms, want the 10 s handshake timeout`);
 	assert.ok(!/^HTTP\/1\.1 101/.test(s.got), 'never upgraded');
