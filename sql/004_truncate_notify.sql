@@ -3,17 +3,9 @@
 -- /counter and global; messages -> each room that had messages (rooms, kept
 -- by 003_room_counts.sql, names them without reading messages) and global.
 -- Notifies are sent only if the TRUNCATE commits, like every other.
-CREATE FUNCTION counters_truncate_notify() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM keycast_notify('/counter');
-	PERFORM keycast_notify('global');
-	RETURN NULL;
-END
-$$;
-
+-- counters_notify reads no row, so the row trigger's function serves.
 CREATE TRIGGER counters_truncate_notify AFTER TRUNCATE ON counters
-	FOR EACH STATEMENT EXECUTE FUNCTION counters_truncate_notify();
+	FOR EACH STATEMENT EXECUTE FUNCTION counters_notify();
 
 -- BEFORE: the rooms that had messages are still counted.
 CREATE FUNCTION messages_truncate() RETURNS trigger

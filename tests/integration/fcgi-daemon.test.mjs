@@ -16,6 +16,7 @@ import {
 import {
 	FCGI_BIN, fcgiArgs, startFcgi, socketActivated, acceptQueue, rawFcgi, getRecords, fcgiAnswer,
 } from './fcgi-own.mjs';
+import { helpAndMan, defaultsOf } from './manpage.mjs';
 
 const run = Date.now().toString(36);
 
@@ -186,41 +187,12 @@ test('SIGHUP reopens --log-file in the parent and in every worker, idle or not (
 });
 
 test('keycast-fcgi(8) documents exactly the flags of --help, with the same defaults', () => {
-	const help = execFileSync(FCGI_BIN, ['--help'], { encoding: 'utf8' });
-	// Each option of --help with its description (continuation lines).
-	const helpOpts = new Map();
-	let cur = null;
-	for (const line of help.split('\n')) {
-		const m = /^ {2}(--[a-z-]+)/.exec(line);
-		if (m) {
-			cur = m[1];
-			helpOpts.set(cur, line);
-		} else if (cur && /^ {10,}\S/.test(line)) {
-			helpOpts.set(cur, `${helpOpts.get(cur)} ${line.trim()}`);
-		} else {
-			cur = null;
-		}
-	}
-	const man = readFileSync(`${env.root}/man/keycast-fcgi.8`, 'utf8');
-	const text = (roff) => roff.replace(/\\f[BIRP]/g, '').replace(/\\-/g, '-').replace(/\\\(lq|\\\(rq/g, '"')
-		.split('\n').map((l) => l.replace(/^\.(B|I|BR|BI|IR|RB|RI)\s+/, '').replace(/"/g, '')).join(' ')
-		.replace(/\s+/g, ' ');
-	const options = /\n\.SH OPTIONS\n([\s\S]*?)\n\.SH /.exec(man)[1];
-	const manOpts = new Map();
-	for (const entry of options.split(/^\.TP\n/m).slice(1)) {
-		const [first, ...rest] = entry.split('\n');
-		const m = /^\.BI?R?\s+\\-\\-([a-z\\-]+)/.exec(first);
-		assert.ok(m, `an OPTIONS entry starting ${JSON.stringify(first)} names a flag`);
-		manOpts.set(`--${m[1].replace(/\\-/g, '-')}`, text(rest.join('\n')));
-	}
-	assert.deepEqual([...manOpts.keys()].sort(), [...helpOpts.keys()].sort(), 'the same flags');
-	const synopsis = text(/\.SH SYNOPSIS\n([\s\S]*?)\n\.SH /.exec(man)[1]);
-	for (const flag of helpOpts.keys())
+	const { help, man, synopsis } = helpAndMan(FCGI_BIN, `${env.root}/man/keycast-fcgi.8`);
+	assert.deepEqual([...man.keys()].sort(), [...help.keys()].sort(), 'the same flags');
+	for (const flag of help.keys())
 		assert.ok(synopsis.includes(flag), `${flag} in the synopsis`);
-
-	const defaults = (s) => [...s.matchAll(/\(default:? ([^)]*)\)|(\S+) \(default\)/g)].map((m) => (m[1] ?? m[2]).replace(/\s+/g, ' '));
-	for (const [flag, desc] of helpOpts) {
+	for (const [flag, desc] of help) {
 		if (flag === '--templates') continue; // --help shows this build's prefix, the man page /usr
-		assert.deepEqual(defaults(manOpts.get(flag)), defaults(desc), `${flag}: the same default in the man page`);
+		assert.deepEqual(defaultsOf(man.get(flag)), defaultsOf(desc), `${flag}: the same default in the man page`);
 	}
 });

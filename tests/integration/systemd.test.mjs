@@ -13,6 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { env, until, isAlive } from './lib.mjs';
 import { kc, connect, closeAll, healthz, delay } from './ws.mjs';
+import { helpAndMan, defaultsOf } from './manpage.mjs';
 
 const BIN = `${kc.KC_BIN}/keycast-pushd`;
 const OWN_PORT = env.pushdPort + 300; // pushd.test.mjs uses +100
@@ -204,40 +205,11 @@ test('sd_notify: no WATCHDOG=1 without WATCHDOG_USEC, and nothing at all without
 });
 
 test('keycast-pushd(8) documents exactly the flags of --help, with the same defaults', () => {
-	const help = execFileSync(BIN, ['--help'], { encoding: 'utf8' });
-	// Each option of --help with its description (continuation lines).
-	const helpOpts = new Map();
-	let cur = null;
-	for (const line of help.split('\n')) {
-		const m = /^ {2}(--[a-z-]+)/.exec(line);
-		if (m) {
-			cur = m[1];
-			helpOpts.set(cur, line);
-		} else if (cur && /^ {10,}\S/.test(line)) {
-			helpOpts.set(cur, `${helpOpts.get(cur)} ${line.trim()}`);
-		} else {
-			cur = null;
-		}
-	}
-	// Each .TP entry of OPTIONS: its first line names the flag.
-	const man = readFileSync(`${env.root}/man/keycast-pushd.8`, 'utf8');
-	const text = (roff) => roff.replace(/\\f[BIRP]/g, '').replace(/\\-/g, '-').replace(/\\e/g, '\\')
-		.split('\n').map((l) => l.replace(/^\.(B|I|BR|BI|IR|RB|RI)\s+/, '').replace(/"/g, '')).join(' ')
-		.replace(/\s+/g, ' ');
-	const options = /\n\.SH OPTIONS\n([\s\S]*?)\n\.SH /.exec(man)[1];
-	const manOpts = new Map();
-	for (const entry of options.split(/^\.TP\n/m).slice(1)) {
-		const [first, ...rest] = entry.split('\n');
-		const m = /^\.BI?R?\s+\\-\\-([a-z\\-]+)/.exec(first);
-		assert.ok(m, `an OPTIONS entry starting ${JSON.stringify(first)} names a flag`);
-		manOpts.set(`--${m[1].replace(/\\-/g, '-')}`, text(rest.join('\n')));
-	}
-	assert.deepEqual([...manOpts.keys()].sort(), [...helpOpts.keys()].sort(), 'the same flags');
-
-	const defaults = (s) => [...s.matchAll(/\(default:? ([^)]*)\)|(\S+) \(default\)/g)].map((m) => (m[1] ?? m[2]).replace(/\s+/g, ' '));
-	for (const [flag, desc] of helpOpts)
-		assert.deepEqual(defaults(manOpts.get(flag)), defaults(desc), `${flag}: the same default in the man page`);
+	const { help, man, synopsis } = helpAndMan(BIN, `${env.root}/man/keycast-pushd.8`);
+	assert.deepEqual([...man.keys()].sort(), [...help.keys()].sort(), 'the same flags');
+	for (const [flag, desc] of help)
+		assert.deepEqual(defaultsOf(man.get(flag)), defaultsOf(desc), `${flag}: the same default in the man page`);
 	// The synopsis forms of --help are in the man page's too.
 	for (const flag of ['--check', '--via', '--key'])
-		assert.match(text(/\.SH SYNOPSIS\n([\s\S]*?)\n\.SH /.exec(man)[1]), new RegExp(flag));
+		assert.match(synopsis, new RegExp(flag));
 });
