@@ -159,12 +159,10 @@ fi
 
 # nginx: the stack's site (deploy/nginx/keycast.conf as tools/lib.sh
 # generates it) plus a server that proxies to the floor with the same
-# /__realtime settings. One change to tools/lib.sh's nginx.conf: it allows
-# 4096 connections per worker, and a proxied WebSocket takes two, so it
-# holds about 4,000 clients (measured: 3,966 of 6,000, the rest reset,
-# "4096 worker_connections are not enough"); here worker_connections and
-# the workers' open-files limit are 20000 (10,000 clients take ~10,000
-# files in each of the two workers; the kernel spreads them evenly).
+# /__realtime settings. tools/lib.sh's nginx.conf already sizes
+# worker_connections from the open-files limit (a proxied WebSocket takes
+# two connections; 10,000 clients take ~10,000 files in each of the two
+# workers, which reuseport spreads evenly).
 kc_nginx_conf
 ng=$KC_VAR/nginx
 cat > "$ng/floor.conf" <<CONF
@@ -182,9 +180,8 @@ server {
 	}
 }
 CONF
-sed -i -e 's|^events { worker_connections 4096; }|worker_rlimit_nofile 20000;\nevents { worker_connections 20000; }|' \
-    -e "s|^\tinclude $ng/site.conf;|\tinclude $ng/site.conf;\n\tinclude $ng/floor.conf;|" "$ng/nginx.conf"
-grep -q 'worker_connections 20000' "$ng/nginx.conf" && grep -q floor.conf "$ng/nginx.conf" ||
+sed -i -e "s|^\tinclude $ng/site.conf;|\tinclude $ng/site.conf;\n\tinclude $ng/floor.conf;|" "$ng/nginx.conf"
+grep -q floor.conf "$ng/nginx.conf" ||
 	kc_die "tools/lib.sh's nginx.conf changed shape; update bench/fanout.sh"
 nginx -t -q -c "$ng/nginx.conf" -p "$ng" 2>>"$KC_VAR/log/nginx-error.log" ||
 	kc_die "nginx refused its configuration; see $KC_VAR/log/nginx-error.log"

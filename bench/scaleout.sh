@@ -14,9 +14,9 @@
 #      tests/integration/scaleout.test.mjs: keycast_pushd = A and B with
 #      `hash $arg_key consistent`, keycast_fcgi = both pools; pushd B
 #      renders through pool B
-# Both nginx get worker_connections/worker_rlimit_nofile 20000 and
-# reuseport (as bench/fanout.sh does): each proxied WebSocket uses two
-# connections, and tools/lib.sh's 4096 per worker would cap N near 2,000.
+# Both nginx take tools/lib.sh's limits (worker_rlimit_nofile = the hard
+# open-files limit, worker_connections a little below, reuseport): each
+# proxied WebSocket uses two connections.
 #
 # Load (bench/scaleout/scaleclient.c, gcc -O2, raw epoll, BENCH_PROCS
 # forked workers): N clients over BENCH_KEYS keys /chat/scale-I (url = key),
@@ -129,19 +129,9 @@ SELECT 'scale-' || k, 'bench', rpad('filler ' || m || ' ', 72, 'lorem ipsum ')
 FROM generate_series(0, $BENCH_KEYS - 1) k, generate_series(1, 50) m;
 SQL
 
-# Raises the connection caps of an nginx.conf written by kc_nginx_conf and
-# adds reuseport to the site's listen line.
-nginx_tune() { # PREFIXDIR PORT
-	sed -i -e "s|listen $KC_HTTP_HOST:$2;|listen $KC_HTTP_HOST:$2 reuseport;|" "$1/site.conf"
-	sed -i -e 's|^events { worker_connections 4096; }|worker_rlimit_nofile 20000;\nevents { worker_connections 20000; }|' "$1/nginx.conf"
-	grep -q 'worker_connections 20000' "$1/nginx.conf" && grep -q "$2 reuseport;" "$1/site.conf" ||
-		kc_die "tools/lib.sh's nginx.conf changed shape; update bench/scaleout.sh"
-}
-
 # nginx A: the stack's site.
 kc_check_port "$KC_HTTP_HOST" "$KC_HTTP_PORT" nginx KC_HTTP_PORT
 kc_nginx_conf
-nginx_tune "$KC_VAR/nginx" "$KC_HTTP_PORT"
 nginx -t -q -c "$KC_VAR/nginx/nginx.conf" -p "$KC_VAR/nginx" 2>>"$KC_VAR/log/nginx-error.log" ||
 	kc_die "nginx refused its configuration; see $KC_VAR/log/nginx-error.log"
 kc_spawn nginx nginx -c "$KC_VAR/nginx/nginx.conf" -p "$KC_VAR/nginx" -g 'daemon off;'
@@ -179,7 +169,6 @@ upstream keycast_pushd {\\
 }" "$ngb/site.conf"
 grep -q 'hash $arg_key consistent;' "$ngb/site.conf" && grep -q "server unix:$fcgi_b;" "$ngb/site.conf" ||
 	kc_die "deploy/nginx/keycast.conf has no upstream blocks to rewrite; update bench/scaleout.sh"
-nginx_tune "$ngb" "$BENCH_B_HTTP_PORT"
 # (Its error_log is $bdir/log/nginx-error.log.)
 nginx -t -q -c "$ngb/nginx.conf" -p "$ngb" 2>>"$KC_VAR/log/nginx-b-error.log" ||
 	kc_die "nginx B refused its configuration; see $KC_VAR/log/nginx-b-error.log"
