@@ -163,6 +163,22 @@ test('--max-views-per-url: one view class more closes 4400 and is counted', asyn
 	assert.equal(metric(m, 'keycast_view_limit_closes_total'), 1);
 });
 
+test('--max-urls-per-key: with an app that allows any url, a 33rd url of a key closes 4400', async (t) => {
+	const port = BASE_PORT + 9;
+	const { open } = await setup(t, port);
+	const many = [];
+	for (let i = 0; i < 32; i++)
+		many.push(await open('/k', undefined, { url: `/k?u=${i}` }));
+	await Promise.all(many.map((c) => c.waitMessage('first', () => true)));
+	const extra = await open('/k', undefined, { url: '/k?u=32' });
+	const close = await extra.waitClose(10000);
+	assert.equal(close.code, 4400);
+	assert.match(close.reason, /too many urls/);
+	const again = await open('/k', undefined, { url: '/k?u=0' });
+	await again.waitMessage('an existing url still joins', () => true);
+	assert.ok(many.every((c) => c.open));
+});
+
 function pct(xs, p) {
 	const s = [...xs].sort((x, y) => x - y);
 	return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
