@@ -277,6 +277,23 @@ test('after a LISTEN reconnect every client is authorized again; a refusal then 
 	assert.ok(a.open, 'the anonymous client stays');
 });
 
+test('a renewal the app does not answer keeps the client and is retried; once the app answers 500 it closes 1011', async (t) => {
+	const port = BASE_PORT + 10;
+	const { app, open } = await setup(t, port);
+	const c = await open('/r', 'kc_session=user.user:5');
+	await c.waitMessage('first', () => true);
+	await app.close();
+	revoke('user:5');
+	await until('two unanswered renewals (a retry)', async () =>
+		(metric(await metrics(port), AUTHZ('error')) ?? 0) >= 2, { timeout: 10000 });
+	assert.ok(c.open, 'the app being unreachable says nothing about the viewer');
+	const back = await startApp({ path: `${kc.KC_VAR}/run/viewers-app-${port}.sock` });
+	t.after(() => back.close());
+	back.authorize = () => ({ status: 500, body: 'oops' });
+	const close = await c.waitClose(10000);
+	assert.equal(close.code, 1011, 'any other failure closes');
+});
+
 test('a storm of 2000 upgrades queues: never more requests at the app than --app-conns, all live', async (t) => {
 	const port = BASE_PORT + 8;
 	const conns = 4;
