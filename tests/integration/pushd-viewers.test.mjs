@@ -89,6 +89,18 @@ test('authorize carries only the forwarded cookies and Authorization; renders ca
 		assert.ok(!text.includes(secret), `the log never shows ${secret}`);
 });
 
+test('a foreign Origin, or Origin: null, with a valid cookie is refused 4403 and never reaches authorize', async (t) => {
+	const port = BASE_PORT + 11;
+	const { app, open } = await setup(t, port);
+	for (const origin of ['http://evil.example', 'null']) {
+		const c = await open('/k', 'kc_session=user.user:1', { origin });
+		const close = await c.waitClose(10000);
+		assert.equal(close.code, 4403, `${origin}: ${close.code} ${close.reason}`);
+		assert.equal(c.messages.length, 0);
+	}
+	assert.equal(app.authorizes, 0, 'no authorize request');
+});
+
 test('without --forward-cookie only kc_session goes, and no Cookie param when it is absent', async (t) => {
 	const port = BASE_PORT + 1;
 	const { app, open } = await setup(t, port);
