@@ -410,15 +410,20 @@ test('9. bad frames close only that client with the RFC code', async (t) => {
 	await clientsGauge(bystanders.length + 1); // the closed ones left the hub
 });
 
-test('authorize answers: a url that does not belong to its key closes 4403, with no fragment', async (t) => {
-	const upper = await connect('/chat/UPPER');
-	const nope = await connect('/counter', { url: '/no/such/page' });
-	const squat = await connect('/counter', { url: '/counter?u=1' });
-	t.after(() => closeAll([upper, nope, squat]));
-	for (const c of [upper, nope, squat]) {
+test('authorize answers: no such page closes 4404, a url that does not belong to its key 4403, with no fragment', async (t) => {
+	const cases = [
+		['/chat/UPPER', undefined, 4403, 'url does not belong to key'],
+		['/counter', '/no/such/page', 4404],
+		['/counter', '/counter?u=1', 4403, 'url does not belong to key'],
+		['global', '/counter', 4403, 'url does not belong to key'],
+	];
+	const clients = await Promise.all(cases.map(([key, url]) => connect(key, { url })));
+	t.after(() => closeAll(clients));
+	for (const [i, c] of clients.entries()) {
+		const [, , code, reason] = cases[i];
 		const close = await c.waitClose();
-		assert.equal(close.code, 4403, `${c.label}: ${close.code} ${close.reason}`);
-		assert.equal(close.reason, 'url does not belong to key');
+		assert.equal(close.code, code, `${c.label}: ${close.code} ${close.reason}`);
+		if (reason) assert.equal(close.reason, reason);
 		assert.equal(c.messages.length, 0, `${c.label}: no fragment`);
 	}
 	// --max-urls-per-key (a made-up url is refused before it counts) is
