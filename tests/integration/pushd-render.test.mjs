@@ -71,7 +71,9 @@ test('600 urls joined at once with a 50 ms app: each rendered once, --app-conns 
 	t.after(() => pushd.stop());
 
 	const urls = Array.from({ length: n }, (_, i) => `/pace/${i}`);
-	const clients = await connectAll(urls.map((u) => ({ key: u, port })), { timeout: 60000 });
+	// Each upgrade is answered once the app authorizes it; authorizations
+	// share the app's connections with the renders: give the 101 time.
+	const clients = await connectAll(urls.map((u) => ({ key: u, port, timeout: 60000 })), { timeout: 60000 });
 	t.after(() => closeAll(clients));
 	await settle(port, 500, 30000);
 	let m = await metrics(port);
