@@ -410,10 +410,10 @@ test('9. bad frames close only that client with the RFC code', async (t) => {
 	await clientsGauge(bystanders.length + 1); // the closed ones left the hub
 });
 
-test('authorize answers: no such page closes 4404, a url that does not belong to its key 4403, with no fragment', async (t) => {
+test('authorize answers: a url that does not belong to its key closes 4403, with the reason and no fragment', async (t) => {
 	const cases = [
 		['/chat/UPPER', undefined, 4403, 'url does not belong to key'],
-		['/counter', '/no/such/page', 4404],
+		['/counter', '/no/such/page', 4403, 'url does not belong to key'],
 		['/counter', '/counter?u=1', 4403, 'url does not belong to key'],
 		['global', '/counter', 4403, 'url does not belong to key'],
 	];
