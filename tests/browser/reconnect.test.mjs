@@ -1,12 +1,13 @@
 // Surviving disconnects (3): pushd stops and starts again while pages are
 // open. Also: retry at once on "online" and on the tab becoming visible, and
-// no retry after the server says the url does not exist (4404).
+// no retry after the app refuses the url (4403, a url not of its key).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, stillSamePage, until, stack, room, rtState,
 	waitState, screenshot, delay,
 	dropRoom, statusText,
+	signUp,
 } from './helpers.mjs';
 
 let browser;
@@ -21,8 +22,9 @@ const badge = statusText;
 
 test('3. pushd restarted: pages show "reconnecting", come back live and show what was posted meanwhile', async () => {
 	const r = room('restart');
-	const a = await open(browser, `/chat/${r}`);
-	const b = await open(browser, `/chat/${r}`, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+	const a = await open(browser, `/chat/${r}`, { user: await signUp('restart-a') });
+	const b = await open(browser, `/chat/${r}`, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
+		user: await signUp('restart-b') });
 	try {
 		assert.equal(await badge(a), '', 'no badge while live');
 		await stack('stop', 'pushd');
@@ -39,7 +41,6 @@ test('3. pushd restarted: pages show "reconnecting", come back live and show wha
 		await screenshot(b, 'chat-reconnecting-phone');
 
 		// The app still takes posts while pushd is away.
-		await a.fill('#author', 'Ann');
 		await a.fill('#text', 'posted while pushd was down');
 		await a.press('#text', 'Enter');
 		await until('A\'s post to succeed', async () => (await a.inputValue('#text')) === '', 5000);
@@ -67,7 +68,6 @@ test('3. pushd restarted: pages show "reconnecting", come back live and show wha
 		assert.ok(attempts >= 1 && attempts <= 15, `A tried ${attempts} times`);
 		assert.ok(a.rec.sockets.length > socketsBefore, 'A went live on a socket opened after pushd came back');
 		// Live again for real: a new message arrives by push.
-		await b.fill('#author', 'Bea');
 		await b.fill('#text', 'and after the restart');
 		await b.press('#text', 'Enter');
 		await a.waitForFunction(() => document.querySelector('.messages').textContent
@@ -103,10 +103,11 @@ test('the "online" event and the tab becoming visible retry at once, skipping th
 	}
 });
 
-test('a url the app does not know closes with 4404 and the client does not retry', async () => {
+test('a url the app refuses (not its key\'s: 4403) closes and the client does not retry', async () => {
 	const page = await open(browser, '/counter');
 	try {
-		// Stop the page's own client, then wire one by hand to a url that 404s.
+		// Stop the page's own client, then wire one by hand to a url that is
+		// no page of key /counter (the app's authorize answer: 403).
 		const n = await page.evaluate(() => {
 			window.initRealtimeClient().close();
 			window.initRealtimeClient({ key: '/counter', url: '/no/such/page' });
@@ -114,7 +115,7 @@ test('a url the app does not know closes with 4404 and the client does not retry
 		});
 		assert.equal(n, 1);
 		await page.waitForFunction(() =>
-			document.querySelector('[data-rt-root]').getAttribute('data-rt-closed') === '4404',
+			document.querySelector('[data-rt-root]').getAttribute('data-rt-closed') === '4403',
 		null, { timeout: 5000, polling: 20 });
 		assert.equal(await rtState(page), 'offline');
 		assert.equal(page.rec.sockets.length, 2, 'the first client and the hand-wired one');
