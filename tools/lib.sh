@@ -9,7 +9,10 @@ mkdir -p "$KC_VAR"
 KC_VAR=$(cd "$KC_VAR" && pwd)
 : "${KC_HTTP_HOST:=127.0.0.1}"
 : "${KC_HTTP_PORT:=8080}"
-: "${KC_HTTPS_PORT:=8443}"
+# TLS: 363 above the HTTP port (8443 for the demo) unless set, and not
+# exported, so a side stack on another KC_HTTP_PORT (scale-out tests) gets
+# its own.
+: "${KC_HTTPS_PORT:=$((KC_HTTP_PORT + 363))}"
 : "${KC_PUSHD_PORT:=8081}"
 : "${KC_LIGHTTPD_PORT:=8082}"
 : "${KC_FCGI_SOCKET:=$KC_VAR/run/fcgi.sock}"
@@ -26,7 +29,7 @@ if [ "$(id -u)" -eq 0 ]; then KC_PGUSER=postgres; else KC_PGUSER=$(id -un); fi
 kc_pgq=${KC_PGDATA//\\/\\\\}
 kc_pgq=${kc_pgq//\'/\\\'}
 KC_CONNINFO="host='$kc_pgq' port=$KC_PGPORT dbname=$KC_PGDATABASE user=$KC_PGUSER"
-export KC_ROOT KC_VAR KC_HTTP_HOST KC_HTTP_PORT KC_HTTPS_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT \
+export KC_ROOT KC_VAR KC_HTTP_HOST KC_HTTP_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT \
 	KC_FCGI_SOCKET KC_FCGI_WORKERS KC_APP_CONNS KC_PGDATA KC_PGPORT \
 	KC_PGDATABASE KC_PGUSER KC_CONNINFO KC_BUILD KC_BIN
 
