@@ -339,7 +339,7 @@ check_render(struct check *c)
 		report(c, FAILED, link, "--app %s", err);
 		goto done;
 	}
-	rnd_submit(r, c->key, o->url, o->host, render_done, &w);
+	rnd_submit(r, c->key, o->url, NULL, o->host, render_done, &w);
 	/* The render client times its requests out (RND_WIRE_MS). */
 	if (event_base_dispatch(w.base) < 0 || !w.done) {
 		report(c, FAILED, link, "the event loop failed");

@@ -38,6 +38,8 @@ enum {
 	F_FWD_PROTO,
 	F_FORWARDED_FOR,	/* only its last element is kept */
 	F_REAL_IP,
+	F_COOKIE,		/* kept in its own buffers: longer than */
+	F_AUTHORIZATION,	/* HS_FIELD_MAX */
 };
 
 static const struct {
@@ -54,6 +56,8 @@ static const struct {
 	{ "x-forwarded-proto", F_FWD_PROTO },
 	{ "x-forwarded-for", F_FORWARDED_FOR },
 	{ "x-real-ip", F_REAL_IP },
+	{ "cookie", F_COOKIE },
+	{ "authorization", F_AUTHORIZATION },
 };
 
 void
@@ -163,6 +167,24 @@ end_field(struct hs_parser *p)
 		return 0;
 	case F_REAL_IP:
 		return set_once(p->real_ip, &p->has_real_ip, v, n);
+	case F_COOKIE:
+		while (p->cookie_len > 0 &&
+		    (p->cookie[p->cookie_len - 1] == ' ' ||
+		    p->cookie[p->cookie_len - 1] == '\t'))
+			p->cookie_len--;
+		p->cookie[p->cookie_len] = '\0';
+		p->has_cookie = 1;
+		return 0;
+	case F_AUTHORIZATION:
+		if (p->has_authorization)
+			return -1;
+		while (p->authorization_len > 0 &&
+		    (p->authorization[p->authorization_len - 1] == ' ' ||
+		    p->authorization[p->authorization_len - 1] == '\t'))
+			p->authorization_len--;
+		p->authorization[p->authorization_len] = '\0';
+		p->has_authorization = 1;
+		return 0;
 	case F_UPGRADE:
 		if (list_has(v, n, "websocket"))
 			p->upgrade_websocket = 1;
@@ -197,6 +219,11 @@ start_field(struct hs_parser *p)
 		if (strlen(fields[i].name) == p->name_len &&
 		    memcmp(fields[i].name, p->name, p->name_len) == 0) {
 			p->field = fields[i].field;
+			/* A second Cookie line continues the list. */
+			if (p->field == F_COOKIE && p->cookie_len > 0) {
+				memcpy(p->cookie + p->cookie_len, "; ", 2);
+				p->cookie_len += 2;
+			}
 			return;
 		}
 	}
@@ -313,6 +340,19 @@ step(struct hs_parser *p, unsigned char c)
 			return HS_EBAD;
 		if (p->field == F_FORWARDED_FOR && c == ',') {
 			p->value_len = 0;
+			return HS_MORE;
+		}
+		if (p->field == F_COOKIE) {
+			/* The head's own limit keeps it under HS_HEAD_MAX. */
+			if (p->cookie_len >= HS_HEAD_MAX - 2)
+				return HS_EBAD;
+			p->cookie[p->cookie_len++] = (char)c;
+			return HS_MORE;
+		}
+		if (p->field == F_AUTHORIZATION) {
+			if (p->authorization_len >= HS_AUTH_MAX)
+				return HS_EBAD;
+			p->authorization[p->authorization_len++] = (char)c;
 			return HS_MORE;
 		}
 		if (p->field != F_NONE) {

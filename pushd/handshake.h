@@ -14,6 +14,7 @@
 #define HS_HEAD_MAX	8192	/* request line + headers + blank line */
 #define HS_TARGET_MAX	4096	/* request-target (path and query) */
 #define HS_FIELD_MAX	255	/* Host, Origin and the upgrade headers */
+#define HS_AUTH_MAX	4096	/* Authorization, forwarded to authorize */
 
 enum hs_rc {
 	HS_MORE = 0,		/* need more bytes */
@@ -47,6 +48,12 @@ struct hs_parser {
 	char	 forwarded_for[HS_FIELD_MAX + 1];	/* X-Forwarded-For's
 							   last element */
 	char	 real_ip[HS_FIELD_MAX + 1];	/* X-Real-IP */
+	char	 cookie[HS_HEAD_MAX + 1];	/* Cookie lines joined by
+						   "; " (authorize picks) */
+	size_t	 cookie_len;
+	char	 authorization[HS_AUTH_MAX + 1];
+	size_t	 authorization_len;
+	int	 has_cookie, has_authorization;
 	int	 has_host, has_origin, has_ws_key, has_fetch_site,
 		 has_fwd_proto;
 	int	 has_forwarded_for, has_real_ip;

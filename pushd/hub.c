@@ -30,11 +30,20 @@ enum rstate {
 			   the app did not answer) another url's success */
 };
 
+/* A url of a key and how many view groups it has. */
+struct hub_path {
+	UT_hash_handle	 hh;
+	unsigned	 nviews;
+	size_t		 len;
+	char		 url[];
+};
+
 struct hub_key {
 	UT_hash_handle	 hh;
 	struct hub	*hub;
-	struct hub_url	*urls;		/* hash by url */
-	unsigned	 nurls;
+	struct hub_url	*urls;		/* hash by url "\0" view */
+	struct hub_path	*paths;		/* hash by url */
+	unsigned	 nurls;		/* paths */
 	size_t		 len;
 	char		 key[];
 };
@@ -58,14 +67,17 @@ struct hub_url {
 	struct ws_frame		*cached;
 	void			*slot;
 	char			*host;
-	size_t			 len;
-	char			 url[];
+	struct hub_path		*path;
+	size_t			 len;		/* url, NUL and view */
+	char			 url[];		/* url "\0" view "\0" */
 };
 
 struct hub {
 	const struct hub_ops	*ops;
 	void			*arg;
 	unsigned		 max_urls;
+	unsigned		 max_views;
+	unsigned long		 nviews;	/* groups, all keys */
 	unsigned		 max_inflight;	/* 0: no limit */
 	unsigned		 inflight;	/* renders running */
 	unsigned		 stranded;	/* R_BACKOFF urls, no_answer */
@@ -82,6 +94,7 @@ hub_new(const struct hub_ops *ops, void *arg, unsigned max_urls)
 	h->ops = ops;
 	h->arg = arg;
 	h->max_urls = max_urls;
+	h->max_views = 16;
 	return h;
 }
 
@@ -132,7 +145,12 @@ url_free(struct hub_url *u)
 	set_state(u, R_IDLE);
 	h->ops->forget(h->arg, u);
 	HASH_DEL(k->urls, u);
-	k->nurls--;
+	h->nviews--;
+	if (--u->path->nviews == 0) {
+		HASH_DEL(k->paths, u->path);
+		free(u->path);
+		k->nurls--;
+	}
 	ws_frame_unref(u->cached);
 	free(u->host);
 	free(u);
@@ -212,6 +230,12 @@ pump(struct hub *h)
 }
 
 void
+hub_set_max_views(struct hub *h, unsigned n)
+{
+	h->max_views = n;
+}
+
+void
 hub_set_max_inflight(struct hub *h, unsigned n)
 {
 	h->max_inflight = n;
@@ -265,17 +289,31 @@ want_render(struct hub_url *u)
 
 int
 hub_join(struct hub *h, struct hub_member *m, const char *key, size_t klen,
-    const char *url, size_t ulen, const char *host)
+    const char *url, size_t ulen, const char *view, const char *host)
 {
 	struct hub_key *k;
+	struct hub_path *p = NULL;
 	struct hub_url *u = NULL;
+	size_t vlen = strlen(view), len = ulen + 1 + vlen;
+	char *id = xmalloc(len + 1);
 
+	memcpy(id, url, ulen);
+	id[ulen] = '\0';
+	memcpy(id + ulen + 1, view, vlen + 1);
 	HASH_FIND(hh, h->keys, key, klen, k);
-	if (k != NULL)
-		HASH_FIND(hh, k->urls, url, ulen, u);
+	if (k != NULL) {
+		HASH_FIND(hh, k->urls, id, len, u);
+		HASH_FIND(hh, k->paths, url, ulen, p);
+	}
 	if (u == NULL) {
-		if (k != NULL && k->nurls >= h->max_urls)
+		if (p == NULL && k != NULL && k->nurls >= h->max_urls) {
+			free(id);
 			return HUB_ETOOMANY;
+		}
+		if (p != NULL && p->nviews >= h->max_views) {
+			free(id);
+			return HUB_ETOOMANYVIEWS;
+		}
 		if (k == NULL) {
 			k = xcalloc(1, sizeof(*k) + klen + 1);
 			k->hub = h;
@@ -283,14 +321,24 @@ hub_join(struct hub *h, struct hub_member *m, const char *key, size_t klen,
 			memcpy(k->key, key, klen);
 			HASH_ADD_KEYPTR(hh, h->keys, k->key, k->len, k);
 		}
-		u = xcalloc(1, sizeof(*u) + ulen + 1);
+		if (p == NULL) {
+			p = xcalloc(1, sizeof(*p) + ulen + 1);
+			p->len = ulen;
+			memcpy(p->url, url, ulen);
+			HASH_ADD_KEYPTR(hh, k->paths, p->url, p->len, p);
+			k->nurls++;
+		}
+		u = xcalloc(1, sizeof(*u) + len + 1);
 		u->k = k;
-		u->len = ulen;
-		memcpy(u->url, url, ulen);
+		u->path = p;
+		u->len = len;
+		memcpy(u->url, id, len + 1);
 		u->host = xstrdup(host != NULL ? host : "");
 		HASH_ADD_KEYPTR(hh, k->urls, u->url, u->len, u);
-		k->nurls++;
+		p->nviews++;
+		h->nviews++;
 	}
+	free(id);
 	m->url = u;
 	m->next = NULL;
 	m->prev = u->tail;
@@ -544,6 +592,12 @@ hub_url_path(const struct hub_url *u)
 }
 
 const char *
+hub_url_view(const struct hub_url *u)
+{
+	return u->url + u->path->len + 1;
+}
+
+const char *
 hub_url_host(const struct hub_url *u)
 {
 	return u->host;
@@ -559,4 +613,10 @@ unsigned long
 hub_keys(const struct hub *h)
 {
 	return HASH_COUNT(h->keys);
+}
+
+unsigned long
+hub_views(const struct hub *h)
+{
+	return h->nviews;
 }

@@ -1,4 +1,5 @@
-/* The hub: key -> url -> clients, and per (key, url) the last rendered frame
+/* The hub: key -> (url, view class) -> clients, and per such group (a
+ * "hub_url" below: what one render serves) the last rendered frame
  * and the coalescing state machine. At most one render per (key, url) is in
  * flight and at most one more is due, and a url's renders start at least
  * HUB_RENDER_GAP_MS apart: notifies during a render fold into the due one,
@@ -14,6 +15,7 @@
 #include "ws.h"
 
 #define HUB_ETOOMANY	-1	/* the key already has max_urls urls */
+#define HUB_ETOOMANYVIEWS -3	/* the url already has max_views views */
 #define HUB_UNUSABLE	-2	/* a render "status": the app answered, but
 				   with something no retry will fix (too
 				   large, not FastCGI/CGI) */
@@ -54,12 +56,16 @@ void		 hub_free(struct hub *h);
  * wait in the hub's FIFO, without a deadline, until one ends. */
 void		 hub_set_max_inflight(struct hub *h, unsigned n);
 
-/* Adds m to (key, url), creating them as needed; key, url and host (what
- * the render request will carry as HTTP_HOST) are copied. m then gets the
- * cached frame if it is current, else the next render. Returns 0 or
- * HUB_ETOOMANY. */
+/* At most n view classes per (key, url) (default 16). */
+void		 hub_set_max_views(struct hub *h, unsigned n);
+
+/* Adds m to (key, url, view), creating them as needed; key, url, view
+ * (NUL-terminated) and host (what the render request will carry as
+ * HTTP_HOST) are copied. m then gets the cached frame if it is current,
+ * else the next render. Returns 0, HUB_ETOOMANY or HUB_ETOOMANYVIEWS. */
 int	hub_join(struct hub *h, struct hub_member *m, const char *key,
-	    size_t klen, const char *url, size_t ulen, const char *host);
+	    size_t klen, const char *url, size_t ulen, const char *view,
+	    const char *host);
 /* Removes m; a no-op when it is not joined. */
 void	hub_leave(struct hub_member *m);
 /* The data behind key changed: re-render each of its urls. */
@@ -101,8 +107,11 @@ void	hub_retry(struct hub_url *u);
 const char	*hub_url_key(const struct hub_url *u);
 const char	*hub_url_path(const struct hub_url *u);
 const char	*hub_url_host(const struct hub_url *u);
+const char	*hub_url_view(const struct hub_url *u);
 /* One pointer of storage for the ops' implementation. */
 void		**hub_url_slot(struct hub_url *u);
 unsigned long	 hub_keys(const struct hub *h);
+/* Groups (key, url, view) with members: each costs a render per notify. */
+unsigned long	 hub_views(const struct hub *h);
 
 #endif

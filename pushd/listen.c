@@ -42,6 +42,7 @@ struct pgl {
 	struct event_base	*base;
 	char			*conninfo;
 	char			*channel;
+	char			*revoke;	/* second channel or NULL */
 	const struct pgl_cb	*cb;
 	void			*arg;
 	PGconn			*conn;
@@ -195,6 +196,22 @@ connected(struct pgl *l)
 		fail(l, "bad channel name", PQerrorMessage(l->conn));
 		return;
 	}
+	if (l->revoke != NULL) {
+		/* One query string, two results: up waits for both. */
+		char *sql2 = pgl_listen_sql(l->conn, l->revoke);
+		size_t n;
+
+		if (sql2 == NULL) {
+			free(sql);
+			fail(l, "bad revoke channel name",
+			    PQerrorMessage(l->conn));
+			return;
+		}
+		n = strlen(sql);
+		sql = xrealloc(sql, n + strlen(sql2) + 3);
+		sprintf(sql + n, "; %s", sql2);
+		free(sql2);
+	}
 	ok = PQsendQuery(l->conn, sql);
 	free(sql);
 	if (!ok) {
@@ -237,6 +254,9 @@ on_input(struct pgl *l)
 	while ((n = PQnotifies(l->conn)) != NULL) {
 		if (strcmp(n->relname, l->channel) == 0 && l->cb->notify != NULL)
 			l->cb->notify(l->arg, n->extra, strlen(n->extra));
+		else if (l->revoke != NULL &&
+		    strcmp(n->relname, l->revoke) == 0 && l->cb->revoke != NULL)
+			l->cb->revoke(l->arg, n->extra, strlen(n->extra));
 		PQfreemem(n);
 	}
 	while (!PQisBusy(l->conn) && (res = PQgetResult(l->conn)) != NULL) {
@@ -513,6 +533,8 @@ pgl_new(struct event_base *base, const char *conninfo, const char *channel,
 	    BACKOFF_MIN_MS;
 	l->conninfo = xstrdup(conninfo);
 	l->channel = xstrdup(channel);
+	l->revoke = o->revoke_channel != NULL ? xstrdup(o->revoke_channel) :
+	    NULL;
 	l->cb = cb;
 	l->arg = arg;
 	l->timer = evtimer_new(base, on_timer, l);
@@ -533,6 +555,7 @@ pgl_free(struct pgl *l)
 		free(l->hosts[i]);
 	free(l->conninfo);
 	free(l->channel);
+	free(l->revoke);
 	free(l);
 }
 

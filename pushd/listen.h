@@ -18,11 +18,15 @@ struct pgl_opts {
 	unsigned		 retry_max_ms;	/* backoff cap, >= 100 */
 	struct evdns_base	*dns;		/* borrowed; NULL: libpq
 						   resolves (blocking) */
+	const char		*revoke_channel;	/* also LISTENed on
+							   (NULL: none) */
 };
 
 struct pgl_cb {
 	/* A notification on the channel; payload is NUL-terminated. */
 	void	(*notify)(void *arg, const char *payload, size_t len);
+	/* One on the revoke channel (same connection, so one up/down). */
+	void	(*revoke)(void *arg, const char *payload, size_t len);
 	/* LISTEN is active (first time or after a reconnect). */
 	void	(*up)(void *arg);
 	/* LISTEN was active and the connection is lost: notifies are being

@@ -26,6 +26,7 @@
 #include "sdnotify.h"
 #include "server.h"
 #include "text.h"
+#include "viewers.h"
 #include "xmalloc.h"
 
 #define SHUTDOWN_MS	5000
@@ -36,6 +37,7 @@ struct pushd {
 	struct evdns_base	*dns;		/* names in --db and --app */
 	struct hub		*hub;
 	struct rnd		*rnd;
+	struct vw		*vw;
 	struct pgl		*pgl;
 	struct srv		*srv;
 	struct sdn		*sdn;		/* NULL unless under systemd */
@@ -115,7 +117,7 @@ op_render(void *arg, struct hub_url *u)
 	struct urlwork *w = urlwork(pd, u);
 
 	w->job = rnd_submit(pd->rnd, hub_url_key(u), hub_url_path(u),
-	    hub_url_host(u), render_done, w);
+	    hub_url_view(u), hub_url_host(u), render_done, w);
 }
 
 static void
@@ -196,12 +198,39 @@ on_notify(void *arg, const char *payload, size_t len)
 }
 
 static void
+on_revoke(void *arg, const char *payload, size_t len)
+{
+	struct pushd *pd = arg;
+
+	metrics.revokes++;
+	if (len == 0 || len > AZ_TAG_MAX) {
+		log_warn("revoke payload is not a tag (1..%d bytes): ignored",
+		    AZ_TAG_MAX);
+		return;
+	}
+	vw_revoke(pd->vw, payload);
+}
+
+static void
+on_answer(void *arg, void *owner, const struct az_answer *a, enum vw_why why)
+{
+	srv_authorized(owner, a, why);
+}
+
+static const struct vw_ops vw_ops = {
+	.answer = on_answer,
+};
+
+static void
 on_pg_up(void *arg)
 {
 	struct pushd *pd = arg;
 
 	/* Notifies sent while we were not listening are lost: resync. */
 	hub_resync(pd->hub);
+	/* So may revokes be: every client is authorized again (the first
+	 * time, nobody is authorized yet). */
+	vw_renew_all(pd->vw);
 	/* The listener opened before the loop ran: now we are ready. */
 	sdn_ready(pd->sdn);
 }
@@ -218,6 +247,7 @@ on_pg_down(void *arg)
 
 static const struct pgl_cb pgl_cb = {
 	.notify = on_notify,
+	.revoke = on_revoke,
 	.up = on_pg_up,
 	.down = on_pg_down,
 };
@@ -237,6 +267,9 @@ hook_metrics(void *arg, struct buf *out)
 	struct metrics_gauges g = {
 		.clients = srv_clients(pd->srv),
 		.keys = hub_keys(pd->hub),
+		.views = hub_views(pd->hub),
+		.tags = vw_tags(pd->vw),
+		.authorizing = srv_authorizing(pd->srv),
 		.output_bytes = srv_output_bytes(pd->srv),
 		.pg_connected = pgl_is_up(pd->pgl),
 	};
@@ -340,6 +373,16 @@ usage(FILE *f)
 "  --db-retry-max MS    while PostgreSQL is down, retry LISTEN at least this\n"
 "                       often, jittered (default 250, minimum 100)\n"
 "  --channel NAME       NOTIFY channel (default keycast)\n"
+"  --revoke-channel NAME  channel of revokes, payload one tag: the clients\n"
+"                       holding it are authorized again (default\n"
+"                       keycast_revoke)\n"
+"  --forward-cookie NAME  a cookie the authorize request carries\n"
+"                       (repeatable; default kc_session); renders never\n"
+"                       carry one\n"
+"  --max-views-per-url N  view classes of one (key, url); a client in one\n"
+"                       more is closed 4400 (default 16)\n"
+"  --reauth-interval SEC  authorize every client again this often, jittered\n"
+"                       by 10%%, besides revokes (default 600; 0: never)\n"
 "  --allow-origin ORIGIN  also accept this Origin (repeatable); by default\n"
 "                       the Origin must be X-Forwarded-Proto (or http)://Host\n"
 "  --host HOST          HTTP_HOST of render requests (default: the Host the\n"
@@ -426,7 +469,8 @@ enum {
 	OPT_PING, OPT_EXPOSE, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_CHECK, OPT_VIA,
 	OPT_KEY, OPT_VERSION, OPT_HELP, OPT_RENDER_TIMEOUT, OPT_QUEUE_TIMEOUT,
 	OPT_DB_RETRY, OPT_SEND_TIMEOUT, OPT_FRAME_TIMEOUT, OPT_MAX_OUTPUT,
-	OPT_PER_ADDR, OPT_TRUST_PROXY,
+	OPT_PER_ADDR, OPT_TRUST_PROXY, OPT_REVOKE_CHANNEL, OPT_FORWARD_COOKIE,
+	OPT_MAX_VIEWS, OPT_REAUTH,
 };
 
 static const struct option options[] = {
@@ -438,6 +482,10 @@ static const struct option options[] = {
 	{ "db-retry-max", required_argument, NULL, OPT_DB_RETRY },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "channel", required_argument, NULL, OPT_CHANNEL },
+	{ "revoke-channel", required_argument, NULL, OPT_REVOKE_CHANNEL },
+	{ "forward-cookie", required_argument, NULL, OPT_FORWARD_COOKIE },
+	{ "max-views-per-url", required_argument, NULL, OPT_MAX_VIEWS },
+	{ "reauth-interval", required_argument, NULL, OPT_REAUTH },
 	{ "allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
@@ -467,6 +515,10 @@ main(int argc, char **argv)
 	struct check_opts check;
 	const char *app = "unix:/run/keycast/fcgi.sock", *db = "";
 	const char *channel = "keycast", *log_file = NULL;
+	const char *revoke_channel = "keycast_revoke";
+	char **forward = NULL;
+	size_t nforward = 0;
+	unsigned long max_views = 16, reauth = 600;
 	char **allow = NULL;
 	unsigned long app_conns = 4, max_clients = 0, max_urls = 32, ping = 25;
 	unsigned long wire_ms = RND_WIRE_MS, queue_ms = RND_QUEUE_MS;
@@ -517,6 +569,35 @@ main(int argc, char **argv)
 				return 2;
 			}
 			channel = optarg;
+			break;
+		case OPT_REVOKE_CHANNEL:
+			if (optarg[0] == '\0' || strlen(optarg) > 63) {
+				fprintf(stderr, "keycast-pushd: "
+				    "--revoke-channel must be 1..63 bytes\n");
+				return 2;
+			}
+			revoke_channel = optarg;
+			break;
+		case OPT_FORWARD_COOKIE:
+			if (optarg[0] == '\0' || strpbrk(optarg, "=; \t,") !=
+			    NULL) {
+				fprintf(stderr, "keycast-pushd: "
+				    "--forward-cookie takes a cookie name\n");
+				return 2;
+			}
+			forward = xrealloc(forward, (nforward + 1) *
+			    sizeof(*forward));
+			forward[nforward++] = optarg;
+			break;
+		case OPT_MAX_VIEWS:
+			if (parse_ulong("--max-views-per-url", optarg, 1, 4096,
+			    &max_views))
+				return 2;
+			break;
+		case OPT_REAUTH:
+			if (parse_ulong("--reauth-interval", optarg, 0, 86400,
+			    &reauth))
+				return 2;
 			break;
 		case OPT_ALLOW_ORIGIN:
 			allow = xrealloc(allow, (cfg.nallow + 1) * sizeof(*allow));
@@ -607,9 +688,16 @@ main(int argc, char **argv)
 		check.host = cfg.host;
 		free(trust);
 		free(allow);
+		free(forward);
 		return check_run(&check, stdout, stderr);
 	}
 	cfg.allow_origin = allow;
+	if (nforward == 0) {
+		forward = xmalloc(sizeof(*forward));
+		forward[nforward++] = "kc_session";
+	}
+	cfg.forward_cookie = forward;
+	cfg.nforward = nforward;
 	cfg.ping_ms = (unsigned)ping * 1000;
 	cfg.send_timeout_ms = (unsigned)send_timeout * 1000;
 	cfg.frame_timeout_ms = (unsigned)frame_timeout * 1000;
@@ -655,6 +743,7 @@ main(int argc, char **argv)
 	}
 	pd.hub = hub_new(&hub_ops, &pd, (unsigned)max_urls);
 	hub_set_max_inflight(pd.hub, (unsigned)app_conns);
+	hub_set_max_views(pd.hub, (unsigned)max_views);
 	if ((pd.rnd = rnd_new(pd.base, app, &(struct rnd_opts){
 	    .conns = (unsigned)app_conns, .wire_ms = (unsigned)wire_ms,
 	    .queue_ms = (unsigned)queue_ms, .dns = pd.dns }, err,
@@ -662,13 +751,20 @@ main(int argc, char **argv)
 		log_error("--app %s", err);
 		goto done;
 	}
+	/* Authorizations share the app's connections with renders; each
+	 * side keeps at most --app-conns requests out. */
+	pd.vw = vw_new(pd.base, pd.rnd, &(struct vw_opts){
+	    .max_inflight = (unsigned)app_conns,
+	    .reauth_ms = (unsigned)reauth * 1000 }, &vw_ops, &pd);
+	cfg.vw = pd.vw;
 	if ((pd.srv = srv_new(pd.base, pd.hub, &cfg, &srv_hooks, &pd, err,
 	    sizeof(err))) == NULL) {
 		log_error("--listen %s", err);
 		goto done;
 	}
 	pd.pgl = pgl_new(pd.base, db, channel, &(struct pgl_opts){
-	    .retry_max_ms = (unsigned)db_retry_ms, .dns = pd.dns }, &pgl_cb,
+	    .retry_max_ms = (unsigned)db_retry_ms, .dns = pd.dns,
+	    .revoke_channel = revoke_channel }, &pgl_cb,
 	    &pd);
 	pd.sdn = sdn_new(pd.base, pd.srv, pd.pgl);
 	sigs[0] = evsignal_new(pd.base, SIGTERM, on_stop_signal, &pd);
@@ -692,6 +788,7 @@ done:
 		event_free(pd.deadline);
 	sdn_free(pd.sdn);
 	srv_free(pd.srv);
+	vw_free(pd.vw);
 	pgl_free(pd.pgl);
 	hub_free(pd.hub);
 	rnd_free(pd.rnd);
@@ -702,5 +799,6 @@ done:
 	peers_free(peers);
 	free(trust);
 	free(allow);
+	free(forward);
 	return rc;
 }

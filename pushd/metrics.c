@@ -46,6 +46,13 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 
 	gauge(out, "keycast_clients", "Open WebSocket clients.", g->clients);
 	gauge(out, "keycast_keys", "Keys with at least one client.", g->keys);
+	gauge(out, "keycast_views",
+	    "Groups (key, url, view class): each renders once per notify.",
+	    g->views);
+	gauge(out, "keycast_tags", "Distinct revocation tags of clients.",
+	    g->tags);
+	gauge(out, "keycast_authorizing",
+	    "Upgrades waiting for the app's authorize answer.", g->authorizing);
 	gauge(out, "keycast_output_bytes",
 	    "Bytes of distinct frames queued for clients.", g->output_bytes);
 	gauge(out, "keycast_pg_connected",
@@ -94,6 +101,25 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 	    m->accept_pauses);
 	counter(out, "keycast_pg_reconnects_total",
 	    "LISTEN connections re-established after a loss.", m->pg_reconnects);
+	buf_printf(out,
+	    "# HELP keycast_authorizations_total Authorize answers by result "
+	    "(error: any other status, malformed, or no answer).\n"
+	    "# TYPE keycast_authorizations_total counter\n"
+	    "keycast_authorizations_total{result=\"ok\"} %" PRIu64 "\n"
+	    "keycast_authorizations_total{result=\"401\"} %" PRIu64 "\n"
+	    "keycast_authorizations_total{result=\"403\"} %" PRIu64 "\n"
+	    "keycast_authorizations_total{result=\"404\"} %" PRIu64 "\n"
+	    "keycast_authorizations_total{result=\"error\"} %" PRIu64 "\n",
+	    m->authz_ok, m->authz_401, m->authz_403, m->authz_404,
+	    m->authz_error);
+	counter(out, "keycast_revokes_total",
+	    "Revoke payloads (tags) received.", m->revokes);
+	counter(out, "keycast_revoke_closes_total",
+	    "Clients closed after a revoke made the app refuse them.",
+	    m->revoke_closes);
+	counter(out, "keycast_view_limit_closes_total",
+	    "Clients closed with 4400: the url had --max-views-per-url views.",
+	    m->view_limit_closes);
 	buf_puts(out, "# HELP keycast_render_seconds Time from render request "
 	    "to the app's answer.\n# TYPE keycast_render_seconds histogram\n");
 	for (int i = 0; i < METRICS_BUCKETS; i++) {

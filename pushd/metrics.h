@@ -33,6 +33,15 @@ struct metrics {
 	uint64_t	accept_pauses;		/* accepting paused for want of
 						   a file descriptor */
 	uint64_t	pg_reconnects;		/* LISTEN re-established */
+	uint64_t	authz_ok, authz_401, authz_403, authz_404,
+			authz_error;		/* authorize answers by result
+						   (error: other, malformed,
+						   none) */
+	uint64_t	revokes;		/* revoke payloads received */
+	uint64_t	revoke_closes;		/* clients closed by the answer
+						   a revoke asked for */
+	uint64_t	view_limit_closes;	/* closed 4400: the url has
+						   --max-views-per-url views */
 	uint64_t	render_buckets[METRICS_BUCKETS];	/* not cumulative */
 	uint64_t	render_count;
 	double		render_sum;
@@ -41,6 +50,9 @@ struct metrics {
 struct metrics_gauges {
 	unsigned long	clients;
 	unsigned long	keys;
+	unsigned long	views;		/* (key, url, view) groups */
+	unsigned long	tags;		/* distinct tags of clients */
+	unsigned long	authorizing;	/* upgrades awaiting the app */
 	unsigned long	output_bytes;
 	int		pg_connected;
 };

@@ -252,6 +252,8 @@ on_read(struct bufferevent *bev, void *arg)
 	if (rc == FCGC_DONE) {
 		struct rnd_result res = {
 			.status = c->resp.status,
+			.head = c->resp.out.data,
+			.head_len = (size_t)(c->resp.body - c->resp.out.data),
 			.body = c->resp.body,
 			.len = c->resp.body_len,
 		};
@@ -513,25 +515,55 @@ rnd_free(struct rnd *r)
 	free(r);
 }
 
-struct rnd_job *
-rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
-    rnd_done_fn *cb, void *arg)
+/* Queues a request of encoded records (taken over); url is for logs. */
+static struct rnd_job *
+submit(struct rnd *r, struct buf *req, const char *url, rnd_done_fn *cb,
+    void *arg)
 {
 	struct rnd_job *j = xcalloc(1, sizeof(*j));
+
+	j->req = *req;
+	j->r = r;
+	j->url = xstrdup(url);
+	j->cb = cb;
+	j->arg = arg;
+	j->t0 = clock_us();
+	evtimer_assign(&j->deadline, r->base, on_deadline, j);
+	arm(j, r->queue_ms);
+	queue_push(r, j, 0);
+	return j;
+}
+
+/* SERVER_NAME and SERVER_PORT from a Host value ("localhost" when none):
+ * name gets the host part, *port the port (a tail of host, so already
+ * NUL-terminated) or "80". */
+static const char *
+server_name(const char **host, char *name, size_t namesz, const char **port)
+{
+	const char *h = *host;
+	size_t hostlen, portlen;
+
+	if (h == NULL || h[0] == '\0')
+		h = "localhost";
+	authority_split(h, strlen(h), &hostlen, port, &portlen);
+	snprintf(name, namesz, "%.*s", (int)hostlen, h);
+	if (*port == NULL)
+		*port = "80";
+	*host = h;
+	return name;
+}
+
+struct rnd_job *
+rnd_submit(struct rnd *r, const char *key, const char *url, const char *view,
+    const char *host, rnd_done_fn *cb, void *arg)
+{
 	const char *q = strchr(url, '?');
 	char *path = xstrndup(url, q != NULL ? (size_t)(q - url) : strlen(url));
 	char name[256];
 	const char *port;
-	size_t hostlen, portlen;
+	struct buf req;
 
-	if (host == NULL || host[0] == '\0')
-		host = "localhost";
-	/* SERVER_NAME and SERVER_PORT from the Host value; a port is its
-	 * tail, so it is NUL-terminated as it is. */
-	authority_split(host, strlen(host), &hostlen, &port, &portlen);
-	snprintf(name, sizeof(name), "%.*s", (int)hostlen, host);
-	if (port == NULL)
-		port = "80";
+	server_name(&host, name, sizeof(name), &port);
 	{
 		const struct fcgc_param params[] = {
 			{ "GATEWAY_INTERFACE", "CGI/1.1" },
@@ -547,22 +579,59 @@ rnd_submit(struct rnd *r, const char *key, const char *url, const char *host,
 			{ "QUERY_STRING", q != NULL ? q + 1 : "" },
 			{ "HTTP_HOST", host },
 			{ "KEYCAST_RENDER", key },
+			{ "KEYCAST_VIEW", view },	/* last: left out when
+							   NULL */
 		};
+		size_t n = sizeof(params) / sizeof(params[0]);
 
-		buf_init(&j->req);
-		fcgc_encode_request(&j->req, REQUEST_ID, 1, params,
-		    sizeof(params) / sizeof(params[0]));
+		buf_init(&req);
+		fcgc_encode_request(&req, REQUEST_ID, 1, params,
+		    view != NULL ? n : n - 1);
 	}
 	free(path);
-	j->r = r;
-	j->url = xstrdup(url);
-	j->cb = cb;
-	j->arg = arg;
-	j->t0 = clock_us();
-	evtimer_assign(&j->deadline, r->base, on_deadline, j);
-	arm(j, r->queue_ms);
-	queue_push(r, j, 0);
-	return j;
+	return submit(r, &req, url, cb, arg);
+}
+
+struct rnd_job *
+rnd_authorize(struct rnd *r, const struct rnd_authz *a, rnd_done_fn *cb,
+    void *arg)
+{
+	const char *q = strchr(a->url, '?');
+	char *path = xstrndup(a->url, q != NULL ? (size_t)(q - a->url) :
+	    strlen(a->url));
+	const char *host = a->host, *port;
+	char name[256];
+	struct fcgc_param params[16];
+	size_t n = 0;
+	struct buf req;
+
+	server_name(&host, name, sizeof(name), &port);
+	params[n++] = (struct fcgc_param){ "GATEWAY_INTERFACE", "CGI/1.1" };
+	params[n++] = (struct fcgc_param){ "SERVER_PROTOCOL", "HTTP/1.1" };
+	params[n++] = (struct fcgc_param){ "SERVER_SOFTWARE", "keycast-pushd" };
+	params[n++] = (struct fcgc_param){ "SERVER_NAME", name };
+	params[n++] = (struct fcgc_param){ "SERVER_PORT", port };
+	params[n++] = (struct fcgc_param){ "REMOTE_ADDR",
+	    a->remote_addr != NULL ? a->remote_addr : "127.0.0.1" };
+	params[n++] = (struct fcgc_param){ "REQUEST_METHOD", "GET" };
+	params[n++] = (struct fcgc_param){ "REQUEST_URI", a->url };
+	params[n++] = (struct fcgc_param){ "SCRIPT_NAME", "" };
+	params[n++] = (struct fcgc_param){ "PATH_INFO", path };
+	params[n++] = (struct fcgc_param){ "QUERY_STRING",
+	    q != NULL ? q + 1 : "" };
+	params[n++] = (struct fcgc_param){ "HTTP_HOST", host };
+	params[n++] = (struct fcgc_param){ "KEYCAST_AUTHORIZE", a->key };
+	if (a->origin != NULL)
+		params[n++] = (struct fcgc_param){ "HTTP_ORIGIN", a->origin };
+	if (a->cookie != NULL)
+		params[n++] = (struct fcgc_param){ "HTTP_COOKIE", a->cookie };
+	if (a->authorization != NULL)
+		params[n++] = (struct fcgc_param){ "HTTP_AUTHORIZATION",
+		    a->authorization };
+	buf_init(&req);
+	fcgc_encode_request(&req, REQUEST_ID, 1, params, n);
+	free(path);
+	return submit(r, &req, a->url, cb, arg);
 }
 
 void

@@ -33,6 +33,9 @@ struct rnd_opts {
 
 struct rnd_result {
 	int		 status;	/* HTTP status, -1 or RND_UNUSABLE */
+	const char	*head;		/* the CGI header block, valid during
+					   the callback only (status > 0) */
+	size_t		 head_len;
 	const char	*body;		/* valid during the callback only */
 	size_t		 len;
 	const char	*error;		/* why, when status is negative */
@@ -47,10 +50,29 @@ struct rnd	*rnd_new(struct event_base *base, const char *addr,
 		    const struct rnd_opts *o, char *err, size_t errlen);
 /* Ends every job without calling back. */
 void		 rnd_free(struct rnd *r);
-/* Renders url for key as DESIGN's render contract says; host goes into
- * HTTP_HOST. The strings are copied. */
+/* Renders url for key and view class as DESIGN's render contract says
+ * (KEYCAST_RENDER=key, KEYCAST_VIEW=view unless view is NULL, never a
+ * cookie); host goes into HTTP_HOST. The strings are copied. */
 struct rnd_job	*rnd_submit(struct rnd *r, const char *key, const char *url,
-		    const char *host, rnd_done_fn *cb, void *arg);
+		    const char *view, const char *host, rnd_done_fn *cb,
+		    void *arg);
+
+/* What an authorize request carries (DESIGN "Viewers"); NULL fields are
+ * left out. */
+struct rnd_authz {
+	const char	*key;
+	const char	*url;
+	const char	*host;
+	const char	*origin;
+	const char	*remote_addr;
+	const char	*cookie;	/* only the forwarded cookies */
+	const char	*authorization;
+};
+
+/* Asks the app whether a viewer may watch a->url under a->key, on the same
+ * connections and queue as renders. a's strings are copied. */
+struct rnd_job	*rnd_authorize(struct rnd *r, const struct rnd_authz *a,
+		    rnd_done_fn *cb, void *arg);
 /* The callback will not run; the job's memory is released when safe. */
 void		 rnd_cancel(struct rnd_job *j);
 

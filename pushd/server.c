@@ -1,7 +1,8 @@
 /* Connections of keycast-pushd (see server.h).
  *
- * A connection is in one phase list: HEAD (reading the request head), OPEN
- * (a WebSocket in the hub) or CLOSING (answer or close frame sent, waiting
+ * A connection is in one phase list: HEAD (reading the request head), AUTH
+ * (a valid upgrade waiting for the app's authorize answer; its deadline is
+ * the render client's), OPEN (a WebSocket in the hub) or CLOSING (answer or close frame sent, waiting
  * for the peer to go). Each list has one fixed timeout, so appending at the
  * tail keeps it ordered by deadline and the tick only looks at heads; the
  * same holds for the list of connections whose output is blocked (entered
@@ -46,7 +47,9 @@
 #define CTRL_MAX	64	/* queued control frames before giving up */
 #define TICK_MS		250
 
-enum phase { P_HEAD, P_OPEN, P_CLOSING };
+enum phase { P_HEAD, P_OPEN, P_CLOSING, P_AUTH };
+#define NPHASES	4
+#define EARLY_MAX	4096	/* client bytes kept while authorizing */
 
 struct ctrl {
 	struct ctrl	*next;
@@ -91,6 +94,11 @@ struct conn {
 	struct hs_parser	*hs;		/* a head split over reads */
 	struct ws_in		*in;		/* an unfinished client frame */
 	struct peer		*peer;		/* its address's count */
+	struct vw_client	*vw;		/* its authorization */
+	char			*early;		/* bytes that came after the
+						   head before the answer */
+	size_t			 nearly;
+	char			 accept[WS_ACCEPT_LEN + 1];
 	struct event		 rev, wev;
 };
 
@@ -113,12 +121,13 @@ struct srv {
 	struct event		*tick;
 	struct event		*reap_ev;
 	struct event		*cap_ev;	/* sheds output past the cap */
-	struct clist		 lists[3];	/* by phase */
+	struct clist		 lists[NPHASES];	/* by phase */
 	struct clist		 blocked;
 	struct clist		 partial;
 	struct conn		*reap;
 	unsigned long		 nconns;
 	unsigned long		 nclients;
+	unsigned long		 nauth;		/* in P_AUTH */
 	size_t			 out_bytes;	/* of distinct queued frames */
 	int64_t			 shed_logged;
 	int64_t			 pause_logged;
@@ -243,11 +252,15 @@ set_phase(struct conn *c, enum phase p, int64_t due)
 	list_del(&s->lists[c->phase], c);
 	if (c->phase == P_OPEN)
 		s->nclients--;
+	if (c->phase == P_AUTH)
+		s->nauth--;
 	c->phase = p;
 	c->due = due;
 	list_add(&s->lists[p], c);
 	if (p == P_OPEN)
 		s->nclients++;
+	if (p == P_AUTH)
+		s->nauth++;
 }
 
 static void
@@ -260,8 +273,12 @@ conn_kill(struct conn *c, const char *why)
 	c->dead = 1;
 	log_debug("client %d closed: %s", c->fd, why);
 	hub_leave(&c->m);
+	vw_end(c->vw);
+	c->vw = NULL;
 	if (c->phase == P_OPEN)
 		s->nclients--;
+	if (c->phase == P_AUTH)
+		s->nauth--;
 	list_del(&s->lists[c->phase], c);
 	blocked_del(s, c);
 	partial_del(s, c);
@@ -282,6 +299,7 @@ static void
 conn_free(struct conn *c)
 {
 	free(c->hs);
+	free(c->early);
 	ws_in_free(c->in);
 	free(c);
 }
@@ -455,6 +473,8 @@ static void
 begin_close(struct conn *c)
 {
 	hub_leave(&c->m);
+	vw_end(c->vw);
+	c->vw = NULL;
 	out_drop(c->s, c->pending);
 	c->pending = NULL;
 	partial_del(c->s, c);
@@ -689,6 +709,126 @@ accept_upgrade(struct conn *c, const char *accept)
 	ws_frame_unref(f);
 }
 
+/* Joins (key, url, view) of c's authorization; closes 4400 past a cap. */
+static void
+join(struct conn *c, const char *view)
+{
+	struct srv *s = c->s;
+	const struct rnd_authz *a = vw_authz(c->vw);
+	int rc;
+
+	rc = hub_join(s->hub, &c->m, a->key, strlen(a->key), a->url,
+	    strlen(a->url), view, s->cfg.host != NULL ? s->cfg.host : a->host);
+	if (rc == HUB_ETOOMANY) {
+		conn_close_ws(c, WS_CLOSE_BAD_KEY, "too many urls for this key");
+	} else if (rc == HUB_ETOOMANYVIEWS) {
+		metrics.view_limit_closes++;
+		conn_close_ws(c, WS_CLOSE_BAD_KEY,
+		    "too many view classes for this url");
+	}
+}
+
+/* Sends c's authorize request; the upgrade is answered with the verdict.
+ * The 101 waits for the answer rather than going out first: an upgrade
+ * the app does not answer (down, too slow) is then closed 1011 without
+ * ever having been open, and keycast.js resets its reconnect backoff on
+ * open, so a 101-then-1011 would turn an app outage into a reconnect
+ * storm; and no socket is ever open without a view. A refusal still
+ * goes out as 101 plus a 44xx close, which a browser can read (an HTTP
+ * 4xx it cannot). rest (bytes after the head) is kept for after the
+ * 101. */
+static void
+authorize(struct conn *c, const struct hs_parser *p,
+    const struct hs_upgrade *up, const char *rest, size_t restlen)
+{
+	struct srv *s = c->s;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	unsigned char a[PEERS_ADDR_LEN];
+	char addr[64] = "";
+	struct buf cookies;
+	struct rnd_authz az = {
+		.key = up->key,
+		.url = up->url,
+		.host = p->host,
+		.origin = p->has_origin ? p->origin : NULL,
+		.authorization = p->has_authorization ? p->authorization : NULL,
+	};
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    peers_client_addr(s->cfg.peers, (struct sockaddr *)&ss,
+	    p->has_forwarded_for ? p->forwarded_for : NULL,
+	    p->has_real_ip ? p->real_ip : NULL, a)) {
+		peers_format(a, addr, sizeof(addr));
+		az.remote_addr = addr;
+	}
+	buf_init(&cookies);
+	if (p->has_cookie && az_pick_cookies(p->cookie, p->cookie_len,
+	    s->cfg.forward_cookie, s->cfg.nforward, &cookies) > 0)
+		az.cookie = cookies.data;
+	memcpy(c->accept, up->accept, sizeof(c->accept));
+	if (restlen > 0) {
+		c->early = xmalloc(restlen);
+		memcpy(c->early, rest, restlen);
+		c->nearly = restlen;
+	}
+	set_phase(c, P_AUTH, 0);
+	log_debug("client %d authorizing: key=%s url=%s", c->fd, up->key,
+	    up->url);
+	c->vw = vw_start(s->cfg.vw, &az, c);
+	if (cookies.data != NULL)
+		explicit_bzero(cookies.data, cookies.len);
+	buf_cleanup(&cookies);
+}
+
+void
+srv_authorized(void *owner, const struct az_answer *a, enum vw_why why)
+{
+	struct conn *c = owner;
+
+	if (c->dead)
+		return;
+	if (why == VW_FIRST) {
+		if (c->phase != P_AUTH)
+			return;
+		accept_upgrade(c, c->accept);
+		if (c->dead)
+			return;
+		if (a->verdict != AZ_OK) {
+			log_debug("client %d refused: %u %s", c->fd, a->code,
+			    a->reason);
+			conn_close_ws(c, a->code, a->reason);
+			return;
+		}
+		log_debug("client %d connected: key=%s url=%s view=%s", c->fd,
+		    vw_authz(c->vw)->key, vw_authz(c->vw)->url, a->view);
+		join(c, a->view);
+		if (c->nearly > 0 && !c->dead && c->phase == P_OPEN)
+			ws_input(c, c->early, c->nearly);
+		free(c->early);
+		c->early = NULL;
+		c->nearly = 0;
+		return;
+	}
+	if (c->phase != P_OPEN || c->m.url == NULL)
+		return;
+	if (a->verdict != AZ_OK) {
+		if (why == VW_REVOKE)
+			metrics.revoke_closes++;
+		log_debug("client %d no longer authorized: %u %s", c->fd,
+		    a->code, a->reason);
+		conn_close_ws(c, a->code, a->reason);
+		return;
+	}
+	if (strcmp(a->view, hub_url_view(c->m.url)) == 0)
+		return;
+	/* Another view: its frame (cached if current, else a render) comes
+	 * at once from the join. */
+	log_debug("client %d moves to view %s", c->fd, a->view);
+	hub_leave(&c->m);
+	join(c, a->view);
+}
+
 static void
 upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
     size_t restlen)
@@ -703,7 +843,7 @@ upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
 		http_error(c, st, why);
 		return;
 	}
-	if (s->nclients >= s->cfg.max_clients) {
+	if (s->nclients + s->nauth >= s->cfg.max_clients) {
 		http_error(c, 503, "too many clients");
 		return;
 	}
@@ -720,17 +860,7 @@ upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
 		http_error(c, 503, "too many connections from your address");
 		return;
 	}
-	accept_upgrade(c, up.accept);
-	if (c->dead)
-		return;
-	log_debug("client %d connected: key=%s url=%s", c->fd, up.key, up.url);
-	if (hub_join(s->hub, &c->m, up.key, up.key_len, up.url, up.url_len,
-	    s->cfg.host != NULL ? s->cfg.host : p->host) == HUB_ETOOMANY) {
-		conn_close_ws(c, WS_CLOSE_BAD_KEY, "too many urls for this key");
-		return;
-	}
-	if (restlen > 0 && !c->dead && c->phase == P_OPEN)
-		ws_input(c, rest, restlen);
+	authorize(c, p, &up, rest, restlen);
 }
 
 static void
@@ -797,6 +927,18 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		break;
 	case P_CLOSING:
 		break;		/* the peer's last words are not needed */
+	case P_AUTH:
+		/* A client may not send before the 101 (RFC 6455 4.1); a
+		 * little is kept for after it. */
+		if (c->nearly + (size_t)n > EARLY_MAX) {
+			conn_kill(c, "sends too much before the handshake "
+			    "answer");
+			break;
+		}
+		c->early = xrealloc(c->early, c->nearly + (size_t)n);
+		memcpy(c->early + c->nearly, buf, (size_t)n);
+		c->nearly += (size_t)n;
+		break;
 	}
 }
 
@@ -1089,7 +1231,7 @@ srv_new(struct event_base *base, struct hub *hub, const struct srv_config *cfg,
 	s->hooks = hooks;
 	s->arg = arg;
 	s->lfd = -1;
-	for (int p = 0; p < 3; p++)
+	for (int p = 0; p < NPHASES; p++)
 		s->lists[p].link = offsetof(struct conn, ph);
 	s->blocked.link = offsetof(struct conn, bl);
 	s->partial.link = offsetof(struct conn, pl);
@@ -1131,6 +1273,8 @@ srv_shutdown(struct srv *s)
 	stop_listening(s);
 	while ((c = s->lists[P_HEAD].head) != NULL)
 		conn_kill(c, "shutting down");
+	while ((c = s->lists[P_AUTH].head) != NULL)
+		conn_kill(c, "shutting down");
 	while ((c = s->lists[P_OPEN].head) != NULL)
 		conn_close_ws(c, WS_CLOSE_GOING_AWAY, "server shutting down");
 	event_active(s->reap_ev, 0, 0);
@@ -1144,7 +1288,7 @@ srv_free(struct srv *s)
 	if (s == NULL)
 		return;
 	stop_listening(s);
-	for (int p = 0; p < 3; p++)
+	for (int p = 0; p < NPHASES; p++)
 		while ((c = s->lists[p].head) != NULL)
 			conn_kill(c, "exiting");
 	while ((c = s->reap) != NULL) {
@@ -1161,6 +1305,12 @@ srv_free(struct srv *s)
 	ws_frame_unref(s->beat);
 	free(s->unix_path);
 	free(s);
+}
+
+unsigned long
+srv_authorizing(const struct srv *s)
+{
+	return s->nauth;
 }
 
 unsigned long

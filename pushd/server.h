@@ -9,8 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authorize.h"
 #include "buf.h"
 #include "hub.h"
+#include "viewers.h"
 
 #define SRV_HANDSHAKE_MS	10000	/* to send a complete request head */
 #define SRV_CLOSE_GRACE_MS	3000	/* for the peer to end after a close */
@@ -42,6 +44,9 @@ struct srv_config {
 	int		 expose;	/* /healthz, /metrics for any peer */
 	const char	*host;		/* HTTP_HOST for renders, or NULL to
 					   use the client's Host */
+	struct vw	*vw;		/* authorizes every upgrade */
+	char *const	*forward_cookie;	/* cookie names authorize gets */
+	size_t		 nforward;
 };
 
 struct srv_hooks {
@@ -63,6 +68,12 @@ void		 srv_shutdown(struct srv *s);
 unsigned long	 srv_clients(const struct srv *s);
 /* Bytes of distinct frames queued for clients (shared frames once). */
 size_t		 srv_output_bytes(const struct srv *s);
+
+/* The authorize answer for the connection owner stands for (vw_ops). */
+void	srv_authorized(void *owner, const struct az_answer *a,
+	    enum vw_why why);
+/* Upgrades waiting for their authorize answer. */
+unsigned long	 srv_authorizing(const struct srv *s);
 
 /* The hub's send and close, for a member embedded in a connection. */
 void	srv_send(struct hub_member *m, struct ws_frame *f);

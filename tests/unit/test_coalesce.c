@@ -56,8 +56,8 @@ setup(struct fake_member *a, struct fake_member *b)
 	version = 0;
 	memset(a, 0, sizeof(*a));
 	memset(b, 0, sizeof(*b));
-	hub_join(h, &a->m, "/counter", 8, "/counter", 8, "h");
-	hub_join(h, &b->m, "/counter", 8, "/counter", 8, "h");
+	hub_join(h, &a->m, "/counter", 8, "/counter", 8, "v", "h");
+	hub_join(h, &b->m, "/counter", 8, "/counter", 8, "v", "h");
 	finish_oldest();
 	fake_advance(1000);
 	fake.renders = 0;
@@ -139,7 +139,7 @@ test_random(unsigned seed)
 	memset(m, 0, sizeof(m));
 	fake.now = 1000;
 	version = 0;
-	hub_join(h, &m[0].m, "/counter", 8, "/counter", 8, "h");
+	hub_join(h, &m[0].m, "/counter", 8, "/counter", 8, "v", "h");
 	for (int step = 0; step < 2000; step++) {
 		int r = rand() % 12;
 
@@ -151,7 +151,7 @@ test_random(unsigned seed)
 		} else if (r < 11) {
 			fake_advance(rand() % 30);
 		} else if (nm < 8) {
-			hub_join(h, &m[nm].m, "/counter", 8, "/counter", 8, "h");
+			hub_join(h, &m[nm].m, "/counter", 8, "/counter", 8, "v", "h");
 			nm++;
 		}
 		if (fake.nrendering + fake.nwaiting > 1)
@@ -185,7 +185,7 @@ test_outage(void)
 	memset(&c, 0, sizeof(c));
 	version++;		/* committed as LISTEN drops: no notify */
 	hub_invalidate(h);
-	hub_join(h, &c.m, "/counter", 8, "/counter", 8, "h");
+	hub_join(h, &c.m, "/counter", 8, "/counter", 8, "v", "h");
 	ok(c.sends == 0 && fake.nrendering == 1,
 	    "outage: a joiner is not given the frame from before it");
 	while (fake.nrendering > 0)
@@ -219,7 +219,7 @@ test_random_outage(unsigned seed)
 	memset(m, 0, sizeof(m));
 	fake.now = 1000;
 	version = 0;
-	hub_join(h, &m[0].m, "/counter", 8, "/counter", 8, "h");
+	hub_join(h, &m[0].m, "/counter", 8, "/counter", 8, "v", "h");
 	for (int step = 0; step < 2000; step++) {
 		int r = rand() % 14;
 
@@ -241,7 +241,7 @@ test_random_outage(unsigned seed)
 			down = !down;
 			events++;
 		} else if (nm < 8) {
-			hub_join(h, &m[nm].m, "/counter", 8, "/counter", 8, "h");
+			hub_join(h, &m[nm].m, "/counter", 8, "/counter", 8, "v", "h");
 			nm++;
 			events++;
 		}

@@ -10,7 +10,7 @@
 #include "tap.h"
 
 #define JOIN(h, fm, k, u) \
-	hub_join((h), &(fm)->m, (k), strlen(k), (u), strlen(u), "example.com")
+	hub_join((h), &(fm)->m, (k), strlen(k), (u), strlen(u), "v", "example.com")
 
 static void
 test_join_leave(void)
@@ -101,6 +101,38 @@ test_url_limit(void)
 	ok(fake.renders == 3, "a notify costs at most max urls renders");
 	hub_free(h);
 	ok(m[0].m.url == NULL, "hub_free detaches members");
+}
+
+/* Groups are (key, url, view): a notify renders each view once, and a
+ * url takes at most max_views views. */
+static void
+test_views(void)
+{
+	struct hub *h = hub_new(&fake_ops, NULL, 32);
+	struct fake_member m[5];
+
+	memset(m, 0, sizeof(m));
+	memset(&fake, 0, sizeof(fake));
+	fake.step = 100;
+	hub_set_max_views(h, 2);
+	ok(hub_join(h, &m[0].m, "k", 1, "/a", 2, "anon", "h") == 0 &&
+	    hub_join(h, &m[1].m, "k", 1, "/a", 2, "user", "h") == 0 &&
+	    hub_join(h, &m[2].m, "k", 1, "/a", 2, "user", "h") == 0,
+	    "two views of one url, one of them twice");
+	ok(hub_views(h) == 2 && fake.renders == 2, "two groups, two renders");
+	ok(m[1].m.url == m[2].m.url && m[0].m.url != m[1].m.url,
+	    "same view shares the group");
+	is_str(hub_url_view(m[0].m.url), "anon", "the group's view");
+	is_str(hub_url_path(m[0].m.url), "/a", "the group's url");
+	ok(hub_join(h, &m[3].m, "k", 1, "/a", 2, "moderator", "h") ==
+	    HUB_ETOOMANYVIEWS && m[3].m.url == NULL, "a third view is refused");
+	ok(hub_join(h, &m[4].m, "k", 1, "/b", 2, "moderator", "h") == 0,
+	    "the cap is per url");
+	hub_leave(&m[0].m);
+	ok(hub_views(h) == 2, "a group goes with its last member");
+	ok(hub_join(h, &m[3].m, "k", 1, "/a", 2, "moderator", "h") == 0,
+	    "room for a view again");
+	hub_free(h);
 }
 
 static void
@@ -339,6 +371,7 @@ main(void)
 {
 	test_join_leave();
 	test_url_limit();
+	test_views();
 	test_statuses();
 	test_verdicts();
 	test_no_retry();

@@ -23,7 +23,7 @@ join_n(struct hub *h, int n)
 	for (int i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "/u%d", i);
 		hub_join(h, &members[i].m, key, strlen(key), key, strlen(key),
-		    "example.com");
+		    "v", "example.com");
 	}
 }
 
@@ -93,8 +93,8 @@ test_backoff_cut_short(void)
 
 	memset(&fake, 0, sizeof(fake));
 	fake.step = 100;
-	hub_join(h, &a.m, "/a", 2, "/a", 2, "example.com");
-	hub_join(h, &b.m, "/b", 2, "/b", 2, "example.com");
+	hub_join(h, &a.m, "/a", 2, "/a", 2, "v", "example.com");
+	hub_join(h, &b.m, "/b", 2, "/b", 2, "v", "example.com");
 	u = a.m.url;
 	v = b.m.url;
 	fake_finish(u, 200, "a1");
@@ -154,8 +154,8 @@ test_unusable(void)
 	fake.step = 100;
 	ok(hub_verdict(HUB_UNUSABLE, NULL, 0, &code) == HUB_CLOSE &&
 	    code == 1011, "an unusable answer: close 1011");
-	hub_join(h, &a.m, "/big", 4, "/big", 4, "example.com");
-	hub_join(h, &b.m, "/big", 4, "/big", 4, "example.com");
+	hub_join(h, &a.m, "/big", 4, "/big", 4, "v", "example.com");
+	hub_join(h, &b.m, "/big", 4, "/big", 4, "v", "example.com");
 	fake_finish(a.m.url, HUB_UNUSABLE, NULL);
 	ok(a.closed == 1011 && b.closed == 1011 && hub_keys(h) == 0,
 	    "its members closed 1011, the url freed");
