@@ -5,9 +5,27 @@
 #include "log.h"
 #include "template.h"
 #include "text.h"
+#include "xmalloc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Failed sign-ins allowed per window (see --signin-* in keycast-fcgi). */
+#define FAIL_PER_ADDR	20
+#define FAIL_PER_NAME	5
+#define FAIL_WINDOW_S	300
+
+/* Two features' tables as one, owned by the caller. */
+static void *
+concat(const void *a, size_t na, const void *b, size_t nb, size_t size)
+{
+	char *out = xmalloc((na + nb) * size);
+
+	memcpy(out, a, na * size);
+	memcpy(out + na * size, b, nb * size);
+	return out;
+}
 
 int
 app_init(struct app *app, const char *template_dir, const char *conninfo,
@@ -28,9 +46,15 @@ app_init(struct app *app, const char *template_dir, const char *conninfo,
 	}
 	if (tpl_set_check(app->tpl, err, errlen) != 0)
 		goto fail;
-	app->db = db_new(conninfo, page_stmts, page_nstmts);
-	app->routes = page_routes;
-	app->nroutes = page_nroutes;
+	app->stmts = concat(page_stmts, page_nstmts, acct_stmts, acct_nstmts,
+	    sizeof(*app->stmts));
+	app->db = db_new(conninfo, app->stmts, page_nstmts + acct_nstmts);
+	app->routes = concat(page_routes, page_nroutes, acct_routes,
+	    acct_nroutes, sizeof(*app->routes));
+	app->nroutes = page_nroutes + acct_nroutes;
+	app->fail_per_addr = FAIL_PER_ADDR;
+	app->fail_per_name = FAIL_PER_NAME;
+	app->fail_window_s = FAIL_WINDOW_S;
 	return 0;
 fail:
 	tpl_set_free(app->tpl);
@@ -43,6 +67,8 @@ app_cleanup(struct app *app)
 {
 	tpl_set_free(app->tpl);
 	db_free(app->db);
+	free(app->routes);
+	free(app->stmts);
 	memset(app, 0, sizeof(*app));
 }
 
@@ -51,6 +77,28 @@ app_handle(struct app *app, struct req *rq, struct resp *rs)
 {
 	int rc;
 
+	if (rq->render_key != NULL && rq->authorize_key != NULL) {
+		app_error(rq, rs, 400, "A request renders or authorizes, not both.");
+		return;
+	}
+	if (rq->render_key != NULL && rq->cookie != NULL) {
+		/* A render is shared by every viewer of its class: one
+		 * browser's cookie must never shape it. */
+		log_error("render request carries a cookie");
+		app_error(rq, rs, 500, "A render request must carry no cookie.");
+		return;
+	}
+	if (rq->render_key == NULL) {
+		rc = acct_identify(rq);
+		if (rc != DB_OK) {
+			app_db_error(rq, rs, rc);
+			return;
+		}
+	}
+	if (rq->authorize_key != NULL) {
+		authz_answer(rq, rs);
+		return;
+	}
 	rc = route_match(app->routes, app->nroutes, rq->method, rq->path,
 	    rq->arena, &rq->match);
 	if (rc == ROUTE_NOT_FOUND) {
@@ -86,6 +134,19 @@ app_handle(struct app *app, struct req *rq, struct resp *rs)
 	rq->match.route->handler(rq, rs);
 }
 
+/* Who is signed in, for the header, <body data-viewer> and the <style>
+ * that marks the viewer's own messages (all outside the realtime root). */
+static void
+put_viewer(struct req *rq, struct tpl_val *page)
+{
+	struct arena *a = rq->arena;
+
+	if (rq->viewer.id == 0)
+		return;
+	tpl_put(a, page, "viewer_id", tpl_int(a, rq->viewer.id));
+	tpl_put(a, page, "viewer_name", tpl_str(a, rq->viewer.name));
+}
+
 int
 app_page(struct req *rq, struct resp *rs, const char *title, const char *key,
     const char *tpl, struct tpl_val *ctx)
@@ -112,6 +173,7 @@ app_page(struct req *rq, struct resp *rs, const char *title, const char *key,
 		if (rc == 0) {
 			tpl_put(rq->arena, page, "title", tpl_str(rq->arena, title));
 			tpl_put(rq->arena, page, "key", tpl_str(rq->arena, key));
+			put_viewer(rq, page);
 			tpl_put(rq->arena, page, "fragment",
 			    tpl_strn(rq->arena, frag.data ? frag.data : "", frag.len));
 			rc = tpl_render(app->tpl, "layout", page, &rs->body, err,
@@ -147,7 +209,8 @@ app_error(struct req *rq, struct resp *rs, int status, const char *msg)
 	char err[256];
 
 	resp_reset(rs);
-	if (rq->xkeycast || rq->render_key != NULL || app == NULL) {
+	if (rq->xkeycast || rq->render_key != NULL ||
+	    rq->authorize_key != NULL || app == NULL) {
 		resp_text(rs, status, msg);
 		return 0;
 	}
@@ -155,6 +218,7 @@ app_error(struct req *rq, struct resp *rs, int status, const char *msg)
 	tpl_put(rq->arena, ctx, "title", tpl_str(rq->arena, resp_reason(status)));
 	tpl_put(rq->arena, ctx, "status", tpl_int(rq->arena, status));
 	tpl_put(rq->arena, ctx, "message", tpl_str(rq->arena, msg));
+	put_viewer(rq, ctx);
 	/* A refused plain form (JavaScript off) links back to its page. */
 	if (strcmp(rq->method, "POST") == 0)
 		tpl_put(rq->arena, ctx, "back", tpl_str(rq->arena, req_back_url(rq)));
@@ -182,4 +246,16 @@ app_db_error(struct req *rq, struct resp *rs, int dbrc)
 		return 0;
 	}
 	return app_error(rq, rs, 500, "Something went wrong on our side.");
+}
+
+int
+app_need_user(struct req *rq, struct resp *rs)
+{
+	if (rq->viewer.id != 0)
+		return 1;
+	if (rq->xkeycast)
+		resp_text(rs, 401, "Sign in first.");
+	else
+		resp_redirect(rs, 303, "/signin");
+	return 0;
 }

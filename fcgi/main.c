@@ -29,6 +29,7 @@
 #include "app.h"
 #include "arena.h"
 #include "log.h"
+#include "session.h"
 #include "xmalloc.h"
 
 #define WORKERS_MAX	256
@@ -90,6 +91,12 @@ usage(FILE *f)
 "                       sessions, 0 for none (default 10000)\n"
 "  --lock-timeout MS    PostgreSQL lock_timeout: a request waiting longer for\n"
 "                       a lock (a migration's) gets 503 (default 3000)\n"
+"  --signin-failures N  failed sign-ins per account within the window\n"
+"                       before sign-in answers 429 (default 5)\n"
+"  --signin-failures-per-addr N  failed sign-ins per client address\n"
+"                       (REMOTE_ADDR) within the window (default 20)\n"
+"  --signin-window S    the window of the two limits above, in seconds\n"
+"                       (default 300)\n"
 "  --templates DIR      template directory (default %s/templates)\n"
 "  --log-level LEVEL    error, warn, info (default) or debug\n"
 "  --log-file PATH      append logs here instead of stderr (SIGHUP reopens)\n"
@@ -460,6 +467,11 @@ worker_run(struct app *app, int listen_fd, int idle_ms,
 	struct buf out;
 
 	worker_signals(parent_mask, &w.waitmask);
+	/* Per worker: libsodium picks its randomness source here. */
+	if (sess_init() != 0) {
+		log_error("cannot initialise libsodium");
+		_exit(1);
+	}
 	w.listen_fd = listen_fd;
 	w.idle_ms = idle_ms;
 	w.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -635,6 +647,22 @@ parse_ms(const char *flag, const char *arg, int min, int max)
 	return (int)v;
 }
 
+/* A count flag, 1..max; -1 (after a message) if not. */
+static int
+parse_count(const char *flag, const char *arg, int max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > max) {
+		fprintf(stderr, "keycast-fcgi: --%s must be 1..%d\n", flag, max);
+		return -1;
+	}
+	return (int)v;
+}
+
 /* The listening socket from --listen or fd 0, made non-blocking: workers
  * wait for it in epoll and must not block in accept once another worker
  * took the connection. */
@@ -675,6 +703,9 @@ main(int argc, char **argv)
 		{ "statement-timeout", required_argument, NULL, 'S' },
 		{ "lock-timeout", required_argument, NULL, 'K' },
 		{ "templates", required_argument, NULL, 't' },
+		{ "signin-failures", required_argument, NULL, 'n' },
+		{ "signin-failures-per-addr", required_argument, NULL, 'a' },
+		{ "signin-window", required_argument, NULL, 'W' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "log-file", required_argument, NULL, 'F' },
 		{ "version", no_argument, NULL, 'V' },
@@ -687,6 +718,7 @@ main(int argc, char **argv)
 	struct app app;
 	char err[512];
 	int c, nworkers = 16, idle_ms = 5000, stmt_ms = 10000, lock_ms = 3000;
+	int fail_name = -1, fail_addr = -1, fail_window = -1;
 	struct pool pl;
 	struct stat bound;
 	int rc;
@@ -717,6 +749,21 @@ main(int argc, char **argv)
 			    INT_MAX)) < 0)
 				return 2;
 			break;
+		case 'n':
+			if ((fail_name = parse_count("signin-failures", optarg,
+			    1000000)) < 0)
+				return 2;
+			break;
+		case 'a':
+			if ((fail_addr = parse_count("signin-failures-per-addr",
+			    optarg, 1000000)) < 0)
+				return 2;
+			break;
+		case 'W':
+			if ((fail_window = parse_count("signin-window", optarg,
+			    86400)) < 0)
+				return 2;
+			break;
 		case 'd': conninfo = optarg; break;
 		case 't': tpl_dir = optarg; break;
 		case 'L':
@@ -743,6 +790,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	db_set_timeouts(app.db, stmt_ms, lock_ms);
+	if (fail_name > 0)
+		app.fail_per_name = fail_name;
+	if (fail_addr > 0)
+		app.fail_per_addr = fail_addr;
+	if (fail_window > 0)
+		app.fail_window_s = fail_window;
 	if (FCGX_Init() != 0) {
 		log_error("cannot initialise libfcgi");
 		return 1;

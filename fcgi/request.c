@@ -63,6 +63,12 @@ req_init(struct req *rq, struct arena *a, req_getenv_fn get, void *ctx)
 	 * X_Keycast_Render: and X-Keycast.Render: too, beyond a site's reach. */
 	rk = get(ctx, "KEYCAST_RENDER");
 	rq->render_key = rk != NULL && rk[0] != '\0' ? rk : NULL;
+	rk = get(ctx, "KEYCAST_VIEW");
+	rq->render_view = rk != NULL && rk[0] != '\0' ? rk : NULL;
+	rk = get(ctx, "KEYCAST_AUTHORIZE");
+	rq->authorize_key = rk != NULL && rk[0] != '\0' ? rk : NULL;
+	rq->cookie = get(ctx, "HTTP_COOKIE");
+	rq->remote_addr = env_or(get, ctx, "REMOTE_ADDR", "");
 	cl = get(ctx, "CONTENT_LENGTH");
 	if (cl != NULL && cl[0] != '\0') {
 		char *end;

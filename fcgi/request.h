@@ -21,6 +21,17 @@ struct kv {
 	struct kv	*next;
 };
 
+/* Who sent the request, from its kc_session cookie (page requests only:
+ * a render never looks at cookies). */
+struct viewer {
+	long long	 id;		/* users.id; 0 when anonymous */
+	const char	*name;		/* NULL when anonymous */
+	int		 moderator;	/* users.role = 'moderator' */
+	const char	*session;	/* SHA-256 hex of the token, or NULL */
+	int		 stale;		/* a kc_session that names no session
+					 * (signed out, or garbage) */
+};
+
 struct req {
 	struct app	*app;		/* borrowed: the worker's application */
 	struct arena	*arena;		/* owns the decoded strings below; the
@@ -39,6 +50,11 @@ struct req {
 	const char	*referer;	/* NULL when absent */
 	const char	*content_type;
 	const char	*render_key;	/* KEYCAST_RENDER from pushd, or NULL */
+	const char	*render_view;	/* KEYCAST_VIEW of a render, or NULL */
+	const char	*authorize_key;	/* KEYCAST_AUTHORIZE from pushd, or NULL */
+	const char	*cookie;	/* Cookie header, NULL when absent */
+	const char	*remote_addr;	/* REMOTE_ADDR, "" when absent */
+	struct viewer	 viewer;	/* filled by app_handle */
 	int		 xkeycast;	/* X-Keycast: 1 (fetch from keycast.js) */
 	long long	 content_length;
 	const char	*body;

@@ -2,6 +2,7 @@
 // variables tools/test exports), HTTP and FastCGI clients, polling with a
 // deadline, stack control through tools/stack, and PostgreSQL access.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -291,3 +292,39 @@ export async function listen(channel = 'keycast') {
 		close: () => client.end(),
 	};
 }
+
+
+// Accounts. Every run makes new names (a stack outlives one test file).
+const accountRun = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+let accountSeq = 0;
+export const PASSWORD = 'correct horse 42';
+
+// The kc_session cookie ("kc_session=...") of a Set-Cookie header.
+export function sessionCookie(res) {
+	const set = res.headers.get ? res.headers.get('set-cookie') : res.headers['set-cookie'];
+	const m = /(?:^|,\s*)(kc_session=[^;]*)/.exec(set || '');
+	return m ? m[1] : undefined;
+}
+
+// SHA-256 hex of the token in a kc_session cookie: the session:<hash> tag
+// and sessions.token_hash.
+export function sessionHash(cookie) {
+	const token = cookie.replace(/^kc_session=/, '');
+	return createHash('sha256').update(Buffer.from(token, 'base64url')).digest('hex');
+}
+
+// Signs up a new user named prefix-<run>-<n> through the web server;
+// resolves { name, cookie ('kc_session=...'), hash, id }.
+export async function signUp(prefix = 'u', { base = env.httpBase, password = PASSWORD } = {}) {
+	const name = `${prefix.slice(0, 12)}-${accountRun}-${++accountSeq}`.slice(0, 32);
+	const res = await postForm(base, '/signup', { name, password });
+	if (res.status !== 303)
+		throw new Error(`sign-up of ${name}: ${res.status} ${res.body.slice(0, 200)}`);
+	const cookie = sessionCookie(res);
+	if (!cookie) throw new Error(`sign-up of ${name}: no kc_session cookie`);
+	const id = Number(psql(`SELECT id FROM users WHERE name = '${name}'`));
+	return { name, cookie, hash: sessionHash(cookie), id };
+}
+
+// Headers of a request made as user (from signUp), plus extra ones.
+export const as = (user, extra = {}) => ({ Cookie: user.cookie, ...extra });

@@ -1,0 +1,305 @@
+/* Accounts: sign-up, sign-in and sign-out pages (plain forms, so they work
+ * without JavaScript) and the viewer of each request. Sign-in and sign-up
+ * always start a new session and end the one the request carried, so a
+ * token planted before sign-in never becomes a signed-in one. Failed
+ * sign-ins are counted in the database (workers share nothing else) per
+ * client address and per name; past either limit the answer is 429 before
+ * any password is checked. */
+#include "app.h"
+#include "arena.h"
+#include "db.h"
+#include "log.h"
+#include "session.h"
+#include "template.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN	32
+#define PW_MIN		8
+#define PW_MAX		256
+
+const struct db_stmt acct_stmts[] = {
+	/* last_seen is written at most every 5 minutes per session. */
+	{ "acct_viewer",
+	  "WITH t AS (UPDATE sessions SET last_seen = now() WHERE "
+	  "token_hash = $1 AND last_seen < now() - interval '5 minutes') "
+	  "SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON "
+	  "u.id = s.user_id WHERE s.token_hash = $1", 1 },
+	{ "acct_signup",
+	  "INSERT INTO users (name, pw_hash) VALUES ($1, $2) "
+	  "ON CONFLICT (lower(name)) DO NOTHING RETURNING id", 2 },
+	{ "acct_user", "SELECT id, pw_hash FROM users WHERE lower(name) = "
+	  "lower($1)", 1 },
+	{ "acct_session_new",
+	  "INSERT INTO sessions (token_hash, user_id) VALUES ($1, $2::bigint)", 2 },
+	{ "acct_session_end", "DELETE FROM sessions WHERE token_hash = $1", 1 },
+	{ "acct_failures",
+	  "SELECT (SELECT count(*) FROM signin_failures WHERE addr = $1 AND "
+	  "at > now() - make_interval(secs => $3::int)), (SELECT count(*) "
+	  "FROM signin_failures WHERE name = lower($2) AND "
+	  "at > now() - make_interval(secs => $3::int))", 3 },
+	/* Rows past the window go as new ones come: the table stays small. */
+	{ "acct_fail",
+	  "WITH old AS (DELETE FROM signin_failures WHERE "
+	  "at < now() - make_interval(secs => $3::int)) "
+	  "INSERT INTO signin_failures (addr, name) VALUES ($1, lower($2))", 3 },
+	{ "acct_fail_clear",
+	  "DELETE FROM signin_failures WHERE name = lower($1)", 1 },
+};
+const size_t acct_nstmts = sizeof(acct_stmts) / sizeof(acct_stmts[0]);
+
+int
+acct_identify(struct req *rq)
+{
+	char hash[SESS_HASH_HEX + 1];
+	const char *params[1];
+	PGresult *r;
+	int rc;
+
+	memset(&rq->viewer, 0, sizeof(rq->viewer));
+	rc = sess_from_cookie(rq->cookie, hash);
+	if (rc == 0)
+		return DB_OK;
+	rq->viewer.stale = 1;
+	if (rc < 0)
+		return DB_OK;
+	rq->viewer.session = arena_strdup(rq->arena, hash);
+	params[0] = hash;
+	rc = db_exec(rq->app->db, "acct_viewer", 1, params, &r);
+	if (rc != DB_OK)
+		return rc;
+	if (PQntuples(r) == 1) {
+		rq->viewer.id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		rq->viewer.name = arena_strdup(rq->arena, PQgetvalue(r, 0, 1));
+		rq->viewer.moderator = strcmp(PQgetvalue(r, 0, 2),
+		    "moderator") == 0;
+		rq->viewer.stale = 0;
+	}
+	PQclear(r);
+	return DB_OK;
+}
+
+static int
+name_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 1 || n > NAME_MAX_LEN)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static const char *
+field(struct req *rq, const char *name)
+{
+	const char *v = kv_get(rq->form, name);
+
+	return v != NULL ? v : "";
+}
+
+/* The sign-in or sign-up form, with an error when a post was refused. */
+static int
+form_page(struct req *rq, struct resp *rs, int signup, int status,
+    const char *error)
+{
+	struct arena *a = rq->arena;
+	struct tpl_val *ctx = tpl_map(a);
+
+	tpl_put(a, ctx, "signup", tpl_bool(a, signup));
+	tpl_put(a, ctx, "action", tpl_str(a, signup ? "/signup" : "/signin"));
+	tpl_put(a, ctx, "heading", tpl_str(a, signup ? "Sign up" : "Sign in"));
+	tpl_put(a, ctx, "name", tpl_str(a, kv_get(rq->form, "name")));
+	tpl_put(a, ctx, "error", tpl_str(a, error));
+	if (rq->viewer.id != 0)
+		tpl_put(a, ctx, "current", tpl_str(a, rq->viewer.name));
+	app_page(rq, rs, signup ? "Sign up" : "Sign in", NULL, "account", ctx);
+	if (rs->status == 200)
+		rs->status = status;
+	return 0;
+}
+
+static int
+page_signin(struct req *rq, struct resp *rs)
+{
+	return form_page(rq, rs, 0, 200, NULL);
+}
+
+static int
+page_signup(struct req *rq, struct resp *rs)
+{
+	return form_page(rq, rs, 1, 200, NULL);
+}
+
+static void
+set_cookie(struct req *rq, struct resp *rs, const char *value)
+{
+	int https = strcmp(rq->scheme, "https") == 0;
+
+	resp_header(rs, "Set-Cookie", SESS_COOKIE "=%s;%s HttpOnly; "
+	    "SameSite=Lax; Path=/%s", value, value[0] == '\0' ? " Max-Age=0;" :
+	    "", https ? "; Secure" : "");
+}
+
+/* Ends the session the request carried (if any) and starts one for uid:
+ * the new token is the cookie, the old one no longer signs anyone in. */
+static int
+start_session(struct req *rq, struct resp *rs, const char *uid)
+{
+	char cookie[SESS_COOKIE_LEN + 1], hash[SESS_HASH_HEX + 1];
+	const char *params[2];
+	PGresult *r;
+	int rc;
+
+	if (rq->viewer.session != NULL) {
+		params[0] = rq->viewer.session;
+		rc = db_exec(rq->app->db, "acct_session_end", 1, params, &r);
+		if (rc != DB_OK)
+			return app_db_error(rq, rs, rc);
+		PQclear(r);
+	}
+	sess_new(cookie, hash);
+	params[0] = hash;
+	params[1] = uid;
+	rc = db_exec(rq->app->db, "acct_session_new", 2, params, &r);
+	if (rc != DB_OK)
+		return app_db_error(rq, rs, rc);
+	PQclear(r);
+	set_cookie(rq, rs, cookie);
+	return app_mutated(rq, rs, "/");
+}
+
+static int
+post_signup(struct req *rq, struct resp *rs)
+{
+	const char *name = field(rq, "name"), *pw = field(rq, "password");
+	char pwhash[SESS_PW_HASH_MAX];
+	const char *params[2];
+	char uid[24];
+	PGresult *r;
+	int rc, taken;
+
+	if (!name_valid(name))
+		return form_page(rq, rs, 1, 422, "A name is 1 to 32 of "
+		    "A-Z, a-z, 0-9, _, . and -.");
+	if (strlen(pw) < PW_MIN || strlen(pw) > PW_MAX)
+		return form_page(rq, rs, 1, 422,
+		    "A password is 8 to 256 characters.");
+	if (sess_pw_hash(pw, pwhash) != 0) {
+		log_error("password hashing failed (out of memory?)");
+		return app_error(rq, rs, 503, "Try again shortly.");
+	}
+	params[0] = name;
+	params[1] = pwhash;
+	rc = db_exec(rq->app->db, "acct_signup", 2, params, &r);
+	if (rc != DB_OK)
+		return app_db_error(rq, rs, rc);
+	taken = PQntuples(r) == 0;
+	if (!taken)
+		snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (taken)
+		return form_page(rq, rs, 1, 422, "That name is taken.");
+	return start_session(rq, rs, uid);
+}
+
+/* 1 when the client or the name is past its failure limit. */
+static int
+rate_limited(struct req *rq, const char *name, const char *window, int *dbrc)
+{
+	const char *params[] = { rq->remote_addr, name, window };
+	struct app *app = rq->app;
+	PGresult *r;
+	int limited;
+
+	*dbrc = db_exec(app->db, "acct_failures", 3, params, &r);
+	if (*dbrc != DB_OK)
+		return 0;
+	limited = strtol(PQgetvalue(r, 0, 0), NULL, 10) >= app->fail_per_addr ||
+	    strtol(PQgetvalue(r, 0, 1), NULL, 10) >= app->fail_per_name;
+	PQclear(r);
+	return limited;
+}
+
+static int
+post_signin(struct req *rq, struct resp *rs)
+{
+	const char *name = field(rq, "name"), *pw = field(rq, "password");
+	const char *params[3];
+	char window[16], uid[24];
+	PGresult *r;
+	int rc, ok;
+
+	snprintf(window, sizeof(window), "%d", rq->app->fail_window_s);
+	if (rate_limited(rq, name, window, &rc)) {
+		log_warn("sign-in refused: too many failures from %s or for "
+		    "that name", rq->remote_addr);
+		app_error(rq, rs, 429, arena_printf(rq->arena, "Too many failed "
+		    "sign-ins from your address or for this account. Wait %d "
+		    "minutes, then try again.", (rq->app->fail_window_s + 59) / 60));
+		resp_header(rs, "Retry-After", "%d", rq->app->fail_window_s);
+		return 0;
+	}
+	if (rc != DB_OK)
+		return app_db_error(rq, rs, rc);
+	params[0] = name;
+	rc = db_exec(rq->app->db, "acct_user", 1, params, &r);
+	if (rc != DB_OK)
+		return app_db_error(rq, rs, rc);
+	ok = PQntuples(r) == 1 && sess_pw_check(PQgetvalue(r, 0, 1), pw);
+	if (ok)
+		snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (!ok) {
+		params[0] = rq->remote_addr;
+		params[1] = name;
+		params[2] = window;
+		rc = db_exec(rq->app->db, "acct_fail", 3, params, &r);
+		if (rc != DB_OK)
+			return app_db_error(rq, rs, rc);
+		PQclear(r);
+		return form_page(rq, rs, 0, 401, "Wrong name or password.");
+	}
+	params[0] = name;
+	rc = db_exec(rq->app->db, "acct_fail_clear", 1, params, &r);
+	if (rc != DB_OK)
+		return app_db_error(rq, rs, rc);
+	PQclear(r);
+	return start_session(rq, rs, uid);
+}
+
+static int
+post_signout(struct req *rq, struct resp *rs)
+{
+	const char *params[1];
+	PGresult *r;
+	int rc;
+
+	/* The trigger on sessions sends session:<hash> on keycast_revoke:
+	 * this session's open sockets close with 4401. */
+	if (rq->viewer.session != NULL) {
+		params[0] = rq->viewer.session;
+		rc = db_exec(rq->app->db, "acct_session_end", 1, params, &r);
+		if (rc != DB_OK)
+			return app_db_error(rq, rs, rc);
+		PQclear(r);
+	}
+	set_cookie(rq, rs, "");
+	return app_mutated(rq, rs, "/");
+}
+
+const struct route acct_routes[] = {
+	{ "GET", "/signup", page_signup },
+	{ "POST", "/signup", post_signup },
+	{ "GET", "/signin", page_signin },
+	{ "POST", "/signin", post_signin },
+	{ "POST", "/signout", post_signout },
+};
+const size_t acct_nroutes = sizeof(acct_routes) / sizeof(acct_routes[0]);
