@@ -33,6 +33,7 @@ test('https: sign in, a Secure cookie, live updates over wss:', async () => {
 		assert.equal(cookie.sameSite, 'Lax');
 		assert.equal(cookie.path, '/');
 
+		await waitState(page, 'live', 10000);
 		assert.deepEqual(sockets, [`${HTTPS_BASE.replace(/^https/, 'wss')}/__realtime?key=global&url=%2F`],
 			'the page after sign-in (/) is live over wss: too');
 		sockets.length = 0;

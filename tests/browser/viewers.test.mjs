@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
-	launch, until, psql, room, delay, BASE, waitState, statusText,
+	launch, until, psql, metric, room, delay, BASE, waitState, statusText,
 } from './helpers.mjs';
 import {
 	userName, signUp, signIn, api, apiOk, idOf, contextAs, signInForm, upgrade,
@@ -131,8 +131,11 @@ test('a public room: two users and an anonymous reader live, each its view, one 
 		assert.equal(await visibleDeletes(pAlice2), 2, 'in both tabs');
 		assert.equal(await visibleDeletes(pAnon), 0);
 
-		// Views with no viewer left cost nothing.
+		// Views with no viewer left cost nothing (once pushd has seen the
+		// anonymous reader's socket close, its view is gone).
+		const views = await metric('keycast_views');
 		await contexts[2].close();
+		await until('the anon view gone', async () => (await metric('keycast_views')) <= views - 1, 10000);
 		const two = await rendersFor(() => apiOk(`/api/chat/${r}/messages`, { text: 'now only two classes' }, tMod),
 			'now only two classes', [pMod, pAlice, pAlice2]);
 		assert.equal(two, 2, 'user and moderator: two renders');
