@@ -21,12 +21,14 @@
 #define PW_MAX		256
 
 const struct db_stmt acct_stmts[] = {
-	/* last_seen is written at most every 5 minutes per session. */
+	/* Reading who it is writes nothing (a read-only server can serve
+	 * it); last_seen is written when 5 minutes old (acct_touch). */
 	{ "acct_viewer",
-	  "WITH t AS (UPDATE sessions SET last_seen = now() WHERE "
-	  "token_hash = $1 AND last_seen < now() - interval '5 minutes') "
-	  "SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON "
-	  "u.id = s.user_id WHERE s.token_hash = $1", 1 },
+	  "SELECT u.id, u.name, u.role, s.last_seen < now() - interval "
+	  "'5 minutes' FROM sessions s JOIN users u ON u.id = s.user_id "
+	  "WHERE s.token_hash = $1", 1 },
+	{ "acct_touch",
+	  "UPDATE sessions SET last_seen = now() WHERE token_hash = $1", 1 },
 	{ "acct_signup",
 	  "INSERT INTO users (name, pw_hash) VALUES ($1, $2) "
 	  "ON CONFLICT (lower(name)) DO NOTHING RETURNING id", 2 },
@@ -56,7 +58,7 @@ acct_identify(struct req *rq)
 	char hash[SESS_HASH_HEX + 1];
 	const char *params[1];
 	PGresult *r;
-	int rc;
+	int rc, touch = 0;
 
 	memset(&rq->viewer, 0, sizeof(rq->viewer));
 	rc = sess_from_cookie(rq->cookie, hash);
@@ -76,8 +78,12 @@ acct_identify(struct req *rq)
 		rq->viewer.moderator = strcmp(PQgetvalue(r, 0, 2),
 		    "moderator") == 0;
 		rq->viewer.stale = 0;
+		touch = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
 	}
 	PQclear(r);
+	/* Best effort: a failure (logged) must not refuse the page. */
+	if (touch && db_exec(rq->app->db, "acct_touch", 1, params, &r) == DB_OK)
+		PQclear(r);
 	return DB_OK;
 }
 
@@ -146,6 +152,14 @@ set_cookie(struct req *rq, struct resp *rs, const char *value)
 	resp_header(rs, "Set-Cookie", SESS_COOKIE "=%s;%s HttpOnly; "
 	    "SameSite=Lax; Path=/%s", value, value[0] == '\0' ? " Max-Age=0;" :
 	    "", https ? "; Secure" : "");
+}
+
+void
+acct_forget_stale(struct req *rq, struct resp *rs)
+{
+	if (rq->viewer.stale && (strcmp(rq->method, "GET") == 0 ||
+	    strcmp(rq->method, "HEAD") == 0))
+		set_cookie(rq, rs, "");
 }
 
 /* Ends the session the request carried (if any) and starts one for uid:

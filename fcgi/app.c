@@ -131,6 +131,7 @@ app_handle(struct app *app, struct req *rq, struct resp *rs)
 		app_error(rq, rs, 422, "Text must be valid UTF-8.");
 		return;
 	}
+	acct_forget_stale(rq, rs);
 	rq->match.route->handler(rq, rs);
 }
 

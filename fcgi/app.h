@@ -68,6 +68,9 @@ extern const struct db_stmt	acct_stmts[];
 extern const size_t		acct_nstmts;
 /* Fills rq->viewer from the kc_session cookie; DB_OK or a db_exec code. */
 int	acct_identify(struct req *rq);
+/* A page GET with a kc_session naming no session: the answer deletes the
+ * cookie, so the page's WebSocket is anonymous instead of refused. */
+void	acct_forget_stale(struct req *rq, struct resp *rs);
 
 /* The answer to pushd's authorize request (authorize.c). */
 int	authz_answer(struct req *rq, struct resp *rs);

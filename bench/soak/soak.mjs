@@ -12,7 +12,7 @@
 // somewhat later) and from when the start (with tools/migrate) returned.
 import { setTimeout as delay } from 'node:timers/promises';
 import crypto from 'node:crypto';
-import { env, until, postForm, stack, partPid, childPids, psql } from '../../tests/integration/lib.mjs';
+import { env, until, postForm, stack, partPid, childPids, psql, signUp, as } from '../../tests/integration/lib.mjs';
 import WebSocket from 'ws';
 import { realtimePath, countOf } from '../../tests/integration/ws.mjs';
 
@@ -57,12 +57,14 @@ let stopping = false;
 // is acknowledged; another status was refused (not applied); no answer is
 // unknown (may or may not be applied).
 async function writer(w) {
+	// Posting needs a signed-in user: one account per writer.
+	const chatXK = { ...XK, headers: as(await signUp(`soak-${w}`), XK.headers) };
 	for (let i = 0; !stopping; i++) {
 		const chat = i % 2 === 1;
 		const room = rooms[(w + i) % rooms.length];
 		try {
 			const res = chat
-				? await postForm(env.httpBase, `/api/chat/${room}/messages`, { author: 'soak', text: `soak-${run}-${w}-${i}` }, XK)
+				? await postForm(env.httpBase, `/api/chat/${room}/messages`, { text: `soak-${run}-${w}-${i}` }, chatXK)
 				: await postForm(env.httpBase, '/api/counter/increment', '', XK);
 			if (res.status === 204) stats[chat ? 'chat' : 'inc']++;
 			else {

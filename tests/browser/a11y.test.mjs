@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, room, dropRoom, stack, until, rtState, statusText,
-	waitState,
+	waitState, signUp, ownRoom,
 } from './helpers.mjs';
 
 let browser;
@@ -14,16 +14,19 @@ after(async () => {
 	await stack('start', 'pushd');
 });
 
-test('chat: the message list is role="log" with aria-live, and both inputs have labels', async () => {
+test('chat: the message list is role="log" with aria-live, and every input has a label', async () => {
 	const r = room('a11y');
-	const p = await open(browser, `/chat/${r}`);
+	// The owner's view has both forms: the message and the member name.
+	const owner = await signUp('a11y');
+	await ownRoom(owner, r);
+	const p = await open(browser, `/chat/${r}`, { user: owner });
 	try {
 		const log = p.getByRole('log');
 		assert.equal(await log.count(), 1);
 		assert.equal(await log.getAttribute('id'), 'messages');
 		assert.equal(await log.getAttribute('aria-live'), 'polite');
 		assert.match(await log.getAttribute('aria-label'), new RegExp(`#${r}`));
-		assert.equal(await p.getByLabel('Your name').getAttribute('id'), 'author');
+		assert.equal(await p.getByLabel('Member (room owner only)').getAttribute('id'), 'member-name');
 		assert.equal(await p.getByLabel('Message', { exact: true }).getAttribute('id'), 'text');
 		// The labels are for screen readers: the layout is unchanged.
 		for (const l of await p.locator('.compose label').all())

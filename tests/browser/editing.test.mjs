@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	launch, open, closeAll, room, dropRoom, postMessage, bumpAndSee, countOf,
+	launch, open, closeAll, room, dropRoom, postMessage, bumpAndSee, countOf, signUp, ownRoom,
 	stillSamePage,
 } from './helpers.mjs';
 
@@ -75,12 +75,11 @@ test('a push during a post keeps the form busy; a second click sends no second P
 
 test('a push that replaces the form during a post (no idiomorph): still busy, still one POST', async () => {
 	const r = room('dup');
-	const p = await open(browser, `/chat/${r}`, { setup: noMorph });
+	const p = await open(browser, `/chat/${r}`, { setup: noMorph, user: await signUp('dup') });
 	try {
 		assert.equal(await p.evaluate(() => typeof window.Idiomorph), 'undefined');
 		const form = '.compose';
 		const hold = await holdPosts(p, `**/api/chat/${r}/messages`);
-		await p.fill('#author', 'Ann');
 		await p.fill('#text', 'hello');
 		await p.evaluate(() => { window.__form = document.querySelector('.compose'); });
 		await p.press('#text', 'Enter');
@@ -110,15 +109,15 @@ test('a push that replaces the form during a post (no idiomorph): still busy, st
 	}
 });
 
-// Delivers a fragment like the current one with #author's value attribute
-// set to value through the client's own socket handler (the demo's pages
-// have no field whose value the server sets).
-function pushAuthorValue(page, value) {
+// Delivers a fragment like the current one with #member-name's value
+// attribute set to value through the client's own socket handler (the
+// demo's pages have no field whose value the server sets).
+function pushNameValue(page, value) {
 	return page.evaluate((v) => {
 		const client = window.initRealtimeClient();
 		const tpl = document.createElement('template');
 		tpl.innerHTML = client.lastHTML;	// what pushd sent last
-		tpl.content.querySelector('#author').setAttribute('value', v);
+		tpl.content.querySelector('#member-name').setAttribute('value', v);
 		client.ws.dispatchEvent(new MessageEvent('message', { data: tpl.innerHTML }));
 	}, value);
 }
@@ -126,46 +125,49 @@ function pushAuthorValue(page, value) {
 for (const [mode, setup] of [['morphing', undefined], ['no idiomorph', noMorph]]) {
 	test(`a field the server changes: kept while being edited, the server's value after the blur (${mode})`, async () => {
 		const r = room('field');
-		const p = await open(browser, `/chat/${r}`, { setup });
-		const author = () => p.inputValue('#author');
+		// The room's owner has a second field (#member-name) next to #text.
+		const owner = await signUp('field');
+		await ownRoom(owner, r);
+		const p = await open(browser, `/chat/${r}`, { setup, user: owner });
+		const nameValue = () => p.inputValue('#member-name');
 		try {
 			// Focused and edited: the user's text stays while focused...
-			await p.click('#author');
+			await p.click('#member-name');
 			await p.keyboard.type('Bea');
-			await pushAuthorValue(p, 'Server One');
-			assert.equal(await author(), 'Bea');
-			assert.equal(await p.evaluate(() => document.activeElement.id), 'author');
+			await pushNameValue(p, 'Server One');
+			assert.equal(await nameValue(), 'Bea');
+			assert.equal(await p.evaluate(() => document.activeElement.id), 'member-name');
 			await p.keyboard.type('!');
-			assert.equal(await author(), 'Bea!');
+			assert.equal(await nameValue(), 'Bea!');
 			// ...and the server's value wins once the user leaves the field.
 			await p.click('#text');
-			assert.equal(await author(), 'Server One');
+			assert.equal(await nameValue(), 'Server One');
 
 			// Edited once, not focused now: the server's change applies.
-			await p.fill('#author', 'Kim');
+			await p.fill('#member-name', 'Kim');
 			await p.click('#text');
-			await pushAuthorValue(p, 'Server Two');
-			assert.equal(await author(), 'Server Two');
+			await pushNameValue(p, 'Server Two');
+			assert.equal(await nameValue(), 'Server Two');
 
 			// Merely focused (not edited): it follows the server, and
 			// still shows the server's value after the blur.
-			await p.click('#author');
-			await pushAuthorValue(p, 'Server Three');
+			await p.click('#member-name');
+			await pushNameValue(p, 'Server Three');
 			await p.click('#text');
-			assert.equal(await author(), 'Server Three');
+			assert.equal(await nameValue(), 'Server Three');
 
 			// What the server did not change keeps what the user typed.
-			await p.fill('#author', 'Lou');
+			await p.fill('#member-name', 'Lou');
 			await p.click('#text');
 			await postMessage(r, 'Other', 'a real push');
 			await p.waitForFunction(() => document.querySelector('.messages').textContent
 				.includes('a real push'), null, { timeout: 3000, polling: 10 });
-			assert.equal(await author(), '', 'the real push has no value: a server change');
-			await p.fill('#author', 'Lou');
+			assert.equal(await nameValue(), '', 'the real push has no value: a server change');
+			await p.fill('#member-name', 'Lou');
 			await postMessage(r, 'Other', 'another push');
 			await p.waitForFunction(() => document.querySelector('.messages').textContent
 				.includes('another push'), null, { timeout: 3000, polling: 10 });
-			assert.equal(await author(), 'Lou');
+			assert.equal(await nameValue(), 'Lou');
 			assert.deepEqual(p.rec.errors, []);
 		} finally {
 			await closeAll([p]);

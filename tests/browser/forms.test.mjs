@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, stillSamePage, countOf, room, BASE, screenshot,
-	postMessage,
+	postMessage, signUp, ownRoom,
 	dropRoom, bumpAndSee,
 } from './helpers.mjs';
 
@@ -25,7 +25,7 @@ function statuses(page) {
 
 test('4. JavaScript disabled: + is a plain POST answered 303, and the page shows the new count', async () => {
 	const r = room('nojs');
-	const p = await open(browser, '/counter', { js: false });
+	const p = await open(browser, '/counter', { js: false, user: await signUp('nojs') });
 	try {
 		const seen = statuses(p);
 		const v = await countOf(p);
@@ -40,7 +40,6 @@ test('4. JavaScript disabled: + is a plain POST answered 303, and the page shows
 		// The chat form too.
 		await p.goto(`${BASE}/chat/${r}`);
 		seen.length = 0;
-		await p.fill('#author', 'Nojs');
 		await p.fill('#text', 'sent without JavaScript');
 		await Promise.all([
 			p.waitForNavigation({ url: `${BASE}/chat/${r}` }),
@@ -80,16 +79,21 @@ test('with JavaScript the post is a fetch with X-Keycast: 1, answered 204; no na
 
 test('a 422 shows its message next to the form; a later good post clears it and the text field', async () => {
 	const r = room('err');
-	const p = await open(browser, `/chat/${r}`);
+	// The owner's view: a second field (#member-name) besides #text.
+	const owner = await signUp('err');
+	await ownRoom(owner, r);
+	const p = await open(browser, `/chat/${r}`, { user: owner });
+	const tooLong = 'a message to keep '.repeat(30).slice(0, 501);
 	try {
-		// Only spaces: the browser's "required" passes, the server trims and refuses.
-		await p.fill('#author', '   ');
-		await p.fill('#text', 'a message to keep');
+		await p.fill('#member-name', 'Kim');
+		// 501 characters: the browser's maxlength passes pasted-in text
+		// through fill, the server counts and refuses.
+		await p.evaluate((t) => { document.querySelector('#text').value = t; }, tooLong);
 		await p.press('#text', 'Enter');
 		const err = await p.waitForSelector('.compose .form-error', { timeout: 2000 });
-		assert.equal(await err.textContent(), 'Your name must be 1 to 32 characters.');
+		assert.equal(await err.textContent(), 'A message must be 1 to 500 characters.');
 		assert.equal(await err.getAttribute('role'), 'alert');
-		assert.equal(await p.inputValue('#text'), 'a message to keep', 'nothing lost on a 422');
+		assert.equal(await p.inputValue('#text'), tooLong, 'nothing lost on a 422');
 		assert.equal(await p.isEnabled('.compose button[type=submit]'), true);
 		await screenshot(p, 'chat-form-error-desktop');
 
@@ -97,15 +101,15 @@ test('a 422 shows its message next to the form; a later good post clears it and 
 		await postMessage(r, 'Other', 'someone else talks');
 		await p.waitForFunction(() => document.querySelector('.messages').textContent
 			.includes('someone else talks'), null, { timeout: 2000, polling: 10 });
-		assert.equal(await p.textContent('.compose .form-error'), 'Your name must be 1 to 32 characters.');
+		assert.equal(await p.textContent('.compose .form-error'), 'A message must be 1 to 500 characters.');
 
-		await p.fill('#author', 'Kim');
+		await p.fill('#text', 'a message to keep');
 		await p.press('#text', 'Enter');
 		await p.waitForFunction(() => document.querySelector('.messages').textContent
 			.includes('a message to keep'), null, { timeout: 2000, polling: 10 });
 		assert.equal(await p.$('.form-error'), null, 'the error is gone');
 		assert.equal(await p.inputValue('#text'), '', 'the text field was cleared');
-		assert.equal(await p.inputValue('#author'), 'Kim', 'the name stays');
+		assert.equal(await p.inputValue('#member-name'), 'Kim', 'the name stays');
 		assert.deepEqual(p.rec.errors, []);
 	} finally {
 		await closeAll([p]);

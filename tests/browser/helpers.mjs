@@ -76,12 +76,15 @@ export function room(prefix = 't') {
 // Opens path in a fresh browser context (like another person's window),
 // records page errors, sockets and main-frame navigations, and waits until
 // the realtime client is live (unless js or live is false).
-export async function open(browser, urlPath, { js = true, live = js, viewport, setup, ...ctxOpts } = {}) {
+// user (from signUp): the context is signed in as that user first.
+export async function open(browser, urlPath, { js = true, live = js, viewport, setup, user, ...ctxOpts } = {}) {
 	const context = await browser.newContext({
 		javaScriptEnabled: js,
 		viewport: viewport || { width: 1280, height: 800 },
 		...ctxOpts,
 	});
+	if (user)
+		await signIn(context, user);
 	if (setup)
 		await setup(context);
 	const page = await context.newPage();
@@ -198,12 +201,63 @@ export async function closeAll(pages) {
 		await p?.context().close().catch(() => {});
 }
 
-// Posts a chat message the way a script or another service would.
-export async function postMessage(roomName, author, text) {
+// Accounts. Names are new on every run: a stack outlives one test file.
+const accountRun = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+let accountSeq = 0;
+export const PASSWORD = 'correct horse 42';
+
+// Signs up a new user named prefix-<run>-<n> (over HTTP, like a script);
+// resolves { name, token (kc_session's value), id }.
+export async function signUp(prefix = 'b') {
+	const name = `${prefix.slice(0, 12)}-${accountRun}-${++accountSeq}`.slice(0, 32);
+	const res = await fetch(`${BASE}/signup`, {
+		method: 'POST', redirect: 'manual',
+		headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+		body: new URLSearchParams({ name, password: PASSWORD }),
+	});
+	const token = /kc_session=([^;]*)/.exec(res.headers.get('set-cookie') || '')?.[1];
+	if (res.status !== 303 || !token)
+		throw new Error(`sign-up of ${name}: ${res.status} ${await res.text()}`);
+	const id = Number((await psql(`SELECT id FROM users WHERE name = '${name}'`)).trim());
+	return { name, token, id };
+}
+
+// Signs a browser context in as user (the cookie sign-in would set).
+export function signIn(context, user) {
+	return context.addCookies([{ name: 'kc_session', value: user.token, url: BASE,
+		httpOnly: true, sameSite: 'Lax' }]);
+}
+
+// A room owned by user (the owner sees the moderator view, with the
+// member form and its #member-name field).
+export async function ownRoom(user, roomName, { priv = false } = {}) {
+	const res = await fetch(`${BASE}/api/rooms`, {
+		method: 'POST',
+		headers: { 'X-Keycast': '1', 'Content-Type': 'application/x-www-form-urlencoded',
+			Cookie: `kc_session=${user.token}` },
+		body: new URLSearchParams({ room: roomName, ...(priv ? { private: '1' } : {}) }),
+	});
+	if (res.status !== 204)
+		throw new Error(`room ${roomName}: ${res.status} ${await res.text()}`);
+}
+
+// One account per poster name, made on first use.
+const posters = new Map();
+function poster(who) {
+	if (!posters.has(who))
+		posters.set(who, signUp(who));
+	return posters.get(who);
+}
+
+// Posts a chat message the way a script or another service would, as the
+// user this file made for the name who.
+export async function postMessage(roomName, who, text) {
+	const user = await poster(who);
 	const res = await fetch(`${BASE}/api/chat/${roomName}/messages`, {
 		method: 'POST',
-		headers: { 'X-Keycast': '1', 'Content-Type': 'application/x-www-form-urlencoded' },
-		body: new URLSearchParams({ author, text }),
+		headers: { 'X-Keycast': '1', 'Content-Type': 'application/x-www-form-urlencoded',
+			Cookie: `kc_session=${user.token}` },
+		body: new URLSearchParams({ text }),
 	});
 	if (res.status !== 204)
 		throw new Error(`post to ${roomName}: ${res.status} ${await res.text()}`);

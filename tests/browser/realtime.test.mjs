@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, countOf, stillSamePage, until, metric, psql,
-	room, delay, postMessage,
+	room, delay, postMessage, signUp, ownRoom,
 	dropRoom, BASE, waitState, bumpAndSee,
 } from './helpers.mjs';
 
@@ -44,12 +44,17 @@ test('1. + in one /counter page shows the new count in another within 1 s, witho
 
 test('2. a pushed chat message keeps focus, typed text and caret of the other reader', async () => {
 	const r = room('caret');
-	const a = await open(browser, `/chat/${r}`);
-	const b = await open(browser, `/chat/${r}`);
+	// Both have a name field (#member-name) next to #text: B owns the
+	// room, A is a moderator.
+	const [ua, ub] = [await signUp('caret-a'), await signUp('caret-b')];
+	await psql(`UPDATE users SET role = 'moderator' WHERE id = ${ua.id}`);
+	await ownRoom(ub, r);
+	const a = await open(browser, `/chat/${r}`, { user: ua });
+	const b = await open(browser, `/chat/${r}`, { user: ub });
 	try {
 		// B: a name typed but not submitted, half a sentence in the text
 		// field, caret moved back into the middle of it.
-		await b.fill('#author', 'Bea');
+		await b.fill('#member-name', 'Bea');
 		await b.click('#text');
 		await b.keyboard.type('The quick brown fox jumps');
 		for (let i = 0; i < 9; i++)
@@ -61,7 +66,7 @@ test('2. a pushed chat message keeps focus, typed text and caret of the other re
 		assert.deepEqual(before, { value: 'The quick brown fox jumps', start: 16, end: 16 });
 
 		// A posts through its own form.
-		await a.fill('#author', 'Ann');
+		await a.fill('#member-name', 'Ann');
 		await a.fill('#text', 'Hello from A');
 		await a.press('#text', 'Enter');
 		await b.waitForFunction(() => [...document.querySelectorAll('.messages .msg .text')]
@@ -72,7 +77,7 @@ test('2. a pushed chat message keeps focus, typed text and caret of the other re
 			return {
 				focused: document.activeElement?.id, value: t.value,
 				start: t.selectionStart, end: t.selectionEnd,
-				author: document.querySelector('#author').value,
+				author: document.querySelector('#member-name').value,
 			};
 		});
 		assert.deepEqual(after1, { focused: 'text', value: 'The quick brown fox jumps',
@@ -85,22 +90,22 @@ test('2. a pushed chat message keeps focus, typed text and caret of the other re
 		await until('A to show its own message', () => a.evaluate(() =>
 			document.querySelector('.messages').textContent.includes('Hello from A')), 2000);
 		assert.equal(await a.inputValue('#text'), '');
-		assert.equal(await a.inputValue('#author'), 'Ann');
+		assert.equal(await a.inputValue('#member-name'), 'Ann');
 
 		// A selection (not just a caret) survives too, and so does focus in
 		// the name field.
-		await b.focus('#author');
-		await b.evaluate(() => document.querySelector('#author').setSelectionRange(1, 3));
+		await b.focus('#member-name');
+		await b.evaluate(() => document.querySelector('#member-name').setSelectionRange(1, 3));
 		await a.fill('#text', 'Second from A');
 		await a.press('#text', 'Enter');
 		await b.waitForFunction(() => document.querySelectorAll('.messages .msg').length === 2,
 			null, { timeout: 2000, polling: 10 });
 		const after2 = await b.evaluate(() => {
-			const f = document.querySelector('#author');
+			const f = document.querySelector('#member-name');
 			return { focused: document.activeElement?.id, start: f.selectionStart, end: f.selectionEnd,
 				author: f.value, text: document.querySelector('#text').value };
 		});
-		assert.deepEqual(after2, { focused: 'author', start: 1, end: 3, author: 'Bea',
+		assert.deepEqual(after2, { focused: 'member-name', start: 1, end: 3, author: 'Bea',
 			text: 'The quick brown red fox jumps' });
 		for (const p of [a, b]) {
 			assert.ok(await stillSamePage(p));
@@ -237,7 +242,11 @@ test('idiomorph is served from /static/vendor by the build; without it pages sti
 	const r = room('nomorph');
 	const a = await open(browser, `/chat/${r}`);
 	const blocked = [];
+	// B owns the room: its view has a name field (#member-name).
+	const ub = await signUp('nomorph');
+	await ownRoom(ub, r);
 	const b = await open(browser, `/chat/${r}`, {
+		user: ub,
 		setup: (ctx) => ctx.route('**/static/vendor/**', (route) => {
 			blocked.push(route.request().url());
 			return route.abort();
@@ -248,7 +257,7 @@ test('idiomorph is served from /static/vendor by the build; without it pages sti
 		assert.equal(await b.evaluate(() => typeof window.Idiomorph), 'undefined');
 		assert.equal(blocked.length, 1);
 		// B: a name typed, focus and caret in the text field.
-		await b.fill('#author', 'Bea');
+		await b.fill('#member-name', 'Bea');
 		await b.click('#text');
 		await b.keyboard.type('typing along');
 		await b.keyboard.press('ArrowLeft');
@@ -258,7 +267,7 @@ test('idiomorph is served from /static/vendor by the build; without it pages sti
 		const st = await b.evaluate(() => {
 			const t = document.querySelector('#text');
 			return { focused: document.activeElement?.id, value: t.value, caret: t.selectionStart,
-				author: document.querySelector('#author').value };
+				author: document.querySelector('#member-name').value };
 		});
 		assert.deepEqual(st, { focused: 'text', value: 'typing along', caret: 11, author: 'Bea' });
 		assert.ok(await stillSamePage(b));

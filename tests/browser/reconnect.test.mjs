@@ -7,6 +7,7 @@ import {
 	launch, open, closeAll, stillSamePage, until, stack, room, rtState,
 	waitState, screenshot, delay,
 	dropRoom, statusText,
+	signUp,
 } from './helpers.mjs';
 
 let browser;
@@ -21,8 +22,9 @@ const badge = statusText;
 
 test('3. pushd restarted: pages show "reconnecting", come back live and show what was posted meanwhile', async () => {
 	const r = room('restart');
-	const a = await open(browser, `/chat/${r}`);
-	const b = await open(browser, `/chat/${r}`, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+	const a = await open(browser, `/chat/${r}`, { user: await signUp('restart-a') });
+	const b = await open(browser, `/chat/${r}`, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
+		user: await signUp('restart-b') });
 	try {
 		assert.equal(await badge(a), '', 'no badge while live');
 		await stack('stop', 'pushd');
@@ -39,7 +41,6 @@ test('3. pushd restarted: pages show "reconnecting", come back live and show wha
 		await screenshot(b, 'chat-reconnecting-phone');
 
 		// The app still takes posts while pushd is away.
-		await a.fill('#author', 'Ann');
 		await a.fill('#text', 'posted while pushd was down');
 		await a.press('#text', 'Enter');
 		await until('A\'s post to succeed', async () => (await a.inputValue('#text')) === '', 5000);
@@ -67,7 +68,6 @@ test('3. pushd restarted: pages show "reconnecting", come back live and show wha
 		assert.ok(attempts >= 1 && attempts <= 15, `A tried ${attempts} times`);
 		assert.ok(a.rec.sockets.length > socketsBefore, 'A went live on a socket opened after pushd came back');
 		// Live again for real: a new message arrives by push.
-		await b.fill('#author', 'Bea');
 		await b.fill('#text', 'and after the restart');
 		await b.press('#text', 'Enter');
 		await a.waitForFunction(() => document.querySelector('.messages').textContent

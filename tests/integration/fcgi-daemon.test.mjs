@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-	env, until, request, postForm, fcgiHttp, parseCgiResponse, stack, childPids, isAlive, psql,
+	env, until, request, postForm, fcgiHttp, parseCgiResponse, stack, childPids, isAlive, psql, signUp, as,
 } from './lib.mjs';
 import {
 	FCGI_BIN, fcgiArgs, startFcgi, socketActivated, acceptQueue, rawFcgi, getRecords, fcgiAnswer,
@@ -140,13 +140,14 @@ test('restarting a socket-activated keycast-fcgi during a stream of POSTs throug
 	await until('nginx to reach the socket-activated app', async () => (await request(env.httpBase, '/counter')).status === 200);
 
 	const room = `restart-${run}`;
+	const user = await signUp('restarts');
 	const streams = 4;
 	const restarts = 10;
 	const statuses = [];
 	let stop = false;
 	const posting = Promise.all(Array.from({ length: streams }, async (_, s) => {
 		for (let k = 0; !stop; k++) {
-			const res = await postForm(env.httpBase, `/api/chat/${room}/messages`, { author: 'r', text: `s${s}-${k}` }, { timeout: 60000 });
+			const res = await postForm(env.httpBase, `/api/chat/${room}/messages`, { text: `s${s}-${k}` }, { timeout: 60000, headers: as(user) });
 			statuses.push(res.status);
 		}
 	}));

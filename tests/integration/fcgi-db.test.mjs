@@ -6,7 +6,7 @@
 // and each event is one formatted log line, with its reason named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { env, until, request, fcgiHttp, fcgiRequest, psql, pgConnect } from './lib.mjs';
+import { env, until, request, fcgiHttp, fcgiRequest, psql, pgConnect, signUp } from './lib.mjs';
 import { startFcgi, LOG_LINE } from './fcgi-own.mjs';
 
 const run = Date.now().toString(36);
@@ -95,6 +95,7 @@ test('--lock-timeout and --statement-timeout bound the wait for a lock, each on 
 test('a session turned read-only under the worker (25006, as after a failover) is replaced and the POST applied once', async (t) => {
 	const name = `fcgi-ro-${run}`;
 	const room = `ro-${run}`;
+	const poster = await signUp('ro');
 	const app = await startFcgi(t, name);
 	const old = await pgConnect(); // a session from before, like the worker's
 	t.after(() => old.end());
@@ -113,11 +114,12 @@ test('a session turned read-only under the worker (25006, as after a failover) i
 	await until('existing sessions to be read-only', async () =>
 		(await old.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only === 'on');
 
-	const body = 'author=ro&text=after-failover';
+	const body = 'text=after-failover';
 	const res = await fcgiRequest({
 		REQUEST_METHOD: 'POST', REQUEST_URI: `/api/chat/${room}/messages`, SCRIPT_NAME: '',
 		PATH_INFO: `/api/chat/${room}/messages`, QUERY_STRING: '', HTTP_HOST: '127.0.0.1',
 		CONTENT_TYPE: 'application/x-www-form-urlencoded', CONTENT_LENGTH: body.length,
+		HTTP_COOKIE: poster.cookie,
 	}, { socket: app.sock, stdin: body });
 	assert.equal(res.status, 303, res.body.slice(0, 300));
 	assert.equal(psql(`SELECT count(*) FROM messages WHERE room = '${room}'`), '1', 'applied exactly once');

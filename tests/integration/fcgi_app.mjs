@@ -1,7 +1,11 @@
 // A small FastCGI responder for the keycast-pushd tests: the app side of
 // pushd's render contract, with answers keycast-fcgi never gives (a fragment
 // over 1 MiB, output that is not CGI) and a configurable delay. It counts
-// the renders per url and the connections pushd opens to it.
+// the renders per url and the connections pushd opens to it. It answers
+// authorize requests (KEYCAST_AUTHORIZE) with app.authorize(params), by
+// default 200 view `public` without tags, and records every request's
+// params (app.requests), the renders per (url, view) and the peak number
+// of requests it held at once.
 import net from 'node:net';
 import { rmSync } from 'node:fs';
 
@@ -49,7 +53,9 @@ function parseParams(buf) {
 
 // The answer for a url: '/big' -> 200 with 1.1 MiB; '/malformed' -> a head
 // that is not CGI; anything else -> 200 "<p>URL n</p>" after delayMs.
-function answer(url, n) {
+function answer(url, n, view) {
+	if (view !== undefined && view !== 'public')
+		return Buffer.from(`Content-Type: text/html\r\n\r\n<p data-view="${view}">${url} ${n}</p>`);
 	if (url.startsWith('/big'))
 		return Buffer.from(`Content-Type: text/html\r\n\r\n${'x'.repeat(1100 * 1024)}`);
 	if (url.startsWith('/malformed'))
@@ -60,7 +66,19 @@ function answer(url, n) {
 // Listens on { path } (a unix socket) or { host, port } (TCP; port 0 picks
 // one). Resolves { address, renders: Map url -> count, connections, close }.
 export async function startApp({ path, host = '127.0.0.1', port = 0, delayMs = 0 } = {}) {
-	const app = { renders: new Map(), connections: 0, delayMs, sockets: new Set() };
+	const app = {
+		renders: new Map(), connections: 0, delayMs, sockets: new Set(),
+		requests: [], viewRenders: new Map(), authorizes: 0, inflight: 0, peak: 0,
+		// (params) -> { status = 200, view = 'public', tags = [], body = '', delayMs = 0 }
+		authorize: () => ({}),
+	};
+	const hold = (fn, ms) => {
+		app.inflight++;
+		app.peak = Math.max(app.peak, app.inflight);
+		const done = () => { app.inflight--; fn(); };
+		if (ms > 0) setTimeout(done, ms);
+		else setImmediate(done);
+	};
 	const server = net.createServer((sock) => {
 		app.connections++;
 		app.sockets.add(sock);
@@ -79,11 +97,25 @@ export async function startApp({ path, host = '127.0.0.1', port = 0, delayMs = 0
 				else if (type === STDIN && clen === 0) {
 					const p = parseParams(params);
 					const url = p.REQUEST_URI;
+					app.requests.push({ ...p, t: Date.now() });
+					if (p.KEYCAST_AUTHORIZE !== undefined) {
+						app.authorizes++;
+						const a = app.authorize(p) ?? {};
+						const status = a.status ?? 200;
+						const head = status === 200
+							? `Status: 200\r\nSet-Cookie: kc_session=rotated\r\nKeycast-View: ${a.view ?? 'public'}\r\n` +
+								(a.tags?.length ? `Keycast-Tags: ${a.tags.join(' ')}\r\n` : '')
+							: `Status: ${status}\r\nContent-Type: text/plain\r\n`;
+						const out = Buffer.from(a.raw ?? `${head}\r\n${a.body ?? ''}`);
+						hold(() => { if (!sock.destroyed) sock.write(stdout(id, out)); }, a.delayMs ?? 0);
+						continue;
+					}
 					const n = (app.renders.get(url) ?? 0) + 1;
 					app.renders.set(url, n);
-					const reply = () => { if (!sock.destroyed) sock.write(stdout(id, answer(url, n))); };
-					if (app.delayMs > 0) setTimeout(reply, app.delayMs);
-					else reply();
+					const vk = `${url} ${p.KEYCAST_VIEW}`;
+					app.viewRenders.set(vk, (app.viewRenders.get(vk) ?? 0) + 1);
+					const out = answer(url, n, p.KEYCAST_VIEW);
+					hold(() => { if (!sock.destroyed) sock.write(stdout(id, out)); }, app.delayMs);
 				}
 			}
 		});

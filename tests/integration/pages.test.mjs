@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	env, webServers, until, request, postForm, fcgiHttp, stack, partPid,
-	childPids, isAlive, psql, pgConnect, listen,
+	childPids, isAlive, psql, pgConnect, listen, signUp, as,
 } from './lib.mjs';
 
 const run = Date.now().toString(36); // tells this run's chat messages apart
@@ -69,7 +69,12 @@ async function statuses(base, path, n) {
 	return out;
 }
 
+// Posting needs a signed-in user: this file posts as `me`.
+let me;
+const ME = (extra = {}) => as(me, extra);
+
 before(async () => {
+	me = await signUp('pages');
 	for (const { name, base } of webServers)
 		await until(`${name} to serve /counter`, async () => (await request(base, '/counter')).status === 200);
 });
@@ -104,14 +109,18 @@ for (const { name, base } of webServers) {
 			assert.notEqual(postFormBody(res.body, '/api/counter/increment'), undefined, 'no increment form');
 		});
 
-		test('/chat/lobby has a form posting author and text to /api/chat/lobby/messages', async () => {
-			const res = await request(base, '/chat/lobby');
+		test('/chat/lobby has a form posting text to /api/chat/lobby/messages for a signed-in user, none for others', async () => {
+			const res = await request(base, '/chat/lobby', { headers: ME() });
 			assert.equal(res.status, 200);
 			assert.equal(rtKey(res.body), '/chat/lobby');
 			const form = postFormBody(res.body, '/api/chat/lobby/messages');
 			assert.notEqual(form, undefined, 'no form posting to /api/chat/lobby/messages');
-			assert.match(form, /name="author"/);
+			assert.doesNotMatch(form, /name="author"/, 'the author is the user, not a field');
 			assert.match(form, /name="text"/);
+			const anon = await request(base, '/chat/lobby');
+			assert.equal(anon.status, 200);
+			assert.equal(postFormBody(anon.body, '/api/chat/lobby/messages'), undefined, 'anonymous got a post form');
+			assert.match(anon.body, /href="\/signin"/);
 		});
 
 		test('a chat page shows the last 50 messages, oldest first', async () => {
@@ -142,36 +151,37 @@ for (const { name, base } of webServers) {
 			assert.equal(inc.body, '');
 			assert.equal(dbCounter(), v0 + 1);
 			const text = `via js ${name} ${run}`;
-			const chat = await postForm(base, '/api/chat/lobby/messages', { author: 'js', text }, { headers: JS });
+			const chat = await postForm(base, '/api/chat/lobby/messages', { text }, { headers: ME(JS) });
 			assert.equal(chat.status, 204);
-			assert.equal(dbNewest('lobby'), `js|${text}`);
+			assert.equal(dbNewest('lobby'), `${me.name}|${text}`);
 		});
 
 		test('a chat post is stored, answers 303 to the room and appears last on its page', async () => {
 			const text = `hello from ${name} ${run}`;
-			assertRedirect(await postForm(base, '/api/chat/lobby/messages', { author: 'Ada', text }),
+			assertRedirect(await postForm(base, '/api/chat/lobby/messages', { text }, { headers: ME() }),
 				base, '/chat/lobby');
-			assert.equal(dbNewest('lobby'), `Ada|${text}`);
+			assert.equal(dbNewest('lobby'), `${me.name}|${text}`);
 			const shown = chatMessages((await request(base, '/chat/lobby')).body);
-			assert.deepEqual(shown.at(-1), { author: 'Ada', text });
+			assert.deepEqual(shown.at(-1), { author: me.name, text });
 		});
 
-		test('a chat text <script>alert(1)</script> comes back escaped', async () => {
+		test('a chat text <script>alert(1)</script> comes back escaped, and an author (stored in psql) too', async () => {
+			const room = `esc-${name}-${run}`;
+			psql(`INSERT INTO messages (room, author, body) VALUES ('${room}', '<b>x</b>', 'first')`);
 			const text = '<script>alert(1)</script>';
-			assert.equal((await postForm(base, '/api/chat/lobby/messages', { author: '<b>x</b>', text })).status, 303);
-			const page = (await request(base, '/chat/lobby')).body;
+			assert.equal((await postForm(base, `/api/chat/${room}/messages`, { text }, { headers: ME() })).status, 303);
+			const page = (await request(base, `/chat/${room}`)).body;
 			assert.ok(!page.includes(text), 'the script tag came back unescaped');
 			assert.ok(!page.includes('<b>x</b>'), 'the author came back unescaped');
-			assert.deepEqual(chatMessages(page).at(-1), { author: '<b>x</b>', text });
+			assert.deepEqual(chatMessages(page), [{ author: '<b>x</b>', text: 'first' }, { author: me.name, text }]);
 		});
 
 		test('SQL in a chat post is stored literally and counters still exists', async () => {
-			const author = "x'); DELETE FROM messages; --";
-			const text = "'; DROP TABLE counters; --";
-			assert.equal((await postForm(base, '/api/chat/lobby/messages', { author, text })).status, 303);
-			assert.equal(dbNewest('lobby'), `${author}|${text}`);
+			const text = "x'); DELETE FROM messages; DROP TABLE counters; --";
+			assert.equal((await postForm(base, '/api/chat/lobby/messages', { text }, { headers: ME() })).status, 303);
+			assert.equal(dbNewest('lobby'), `${me.name}|${text}`);
 			assert.equal(psql("SELECT to_regclass('counters')"), 'counters');
-			assert.deepEqual(chatMessages((await request(base, '/chat/lobby')).body).at(-1), { author, text });
+			assert.deepEqual(chatMessages((await request(base, '/chat/lobby')).body).at(-1), { author: me.name, text });
 			assert.equal((await request(base, '/counter')).status, 200);
 		});
 
@@ -179,7 +189,7 @@ for (const { name, base } of webServers) {
 			for (const path of ['/nope', '/counter/x', '/chat/UPPER', `/chat/${'a'.repeat(33)}`, '/chat/a_b'])
 				assert.equal((await request(base, path)).status, 404, path);
 			assert.equal((await request(base, `/chat/${'a'.repeat(32)}`)).status, 200, 'a 32-character room');
-			await refused(404, () => postForm(base, '/api/chat/UPPER/messages', { author: 'a', text: 'b' }));
+			await refused(404, () => postForm(base, '/api/chat/UPPER/messages', { text: 'b' }, { headers: ME() }));
 		});
 
 		test('a wrong method answers 405 with Allow', async () => {
@@ -199,35 +209,32 @@ for (const { name, base } of webServers) {
 		});
 
 		test('a body over 64 KiB answers 413 and changes nothing; exactly 64 KiB is read', async () => {
-			const chat = (size) => 'author=a&text=' + 'x'.repeat(size - 'author=a&text='.length);
-			await refused(413, () => postForm(base, '/api/chat/lobby/messages', chat(BODY_MAX + 1)));
+			const chat = (size) => 'text=' + 'x'.repeat(size - 'text='.length);
+			await refused(413, () => postForm(base, '/api/chat/lobby/messages', chat(BODY_MAX + 1), { headers: ME() }));
 			await refused(413, () => postForm(base, '/api/counter/increment', 'x='.padEnd(BODY_MAX + 1, 'x')));
-			// At the limit the body is read, and its 65522-character text is too long.
-			await refused(422, () => postForm(base, '/api/chat/lobby/messages', chat(BODY_MAX)));
+			// At the limit the body is read, and its 65531-character text is too long.
+			await refused(422, () => postForm(base, '/api/chat/lobby/messages', chat(BODY_MAX), { headers: ME() }));
 		});
 
-		test('an empty or too long author or text, or invalid UTF-8, answers 422 and stores nothing', async () => {
+		test('an empty, blank or too long text, or invalid UTF-8 in any field, answers 422 and stores nothing', async () => {
 			const bad = [
-				{ author: '', text: 'hi' },
-				{ author: '   ', text: 'hi' },
-				{ author: 'a'.repeat(33), text: 'hi' },
-				{ author: 'a', text: '' },
-				{ author: 'a', text: 'b'.repeat(501) },
-				'author=a&text=%ff',
+				{ text: '' },
+				{ text: '   ' },
+				{ text: 'b'.repeat(501) },
+				'text=%ff',
 				'author=%ff&text=hi',
-				'author=a&text=%c3%28',
+				'text=%c3%28',
 			];
 			for (const form of bad) {
-				const res = await refused(422, () => postForm(base, '/api/chat/lobby/messages', form));
+				const res = await refused(422, () => postForm(base, '/api/chat/lobby/messages', form, { headers: ME() }));
 				assert.ok(res.body.trim().length > 0, `no message for ${JSON.stringify(form)}`);
 			}
 		});
 
-		test('an author of 32 and a text of 500 characters are accepted (characters, not bytes)', async () => {
-			const author = 'é'.repeat(32);
+		test('a text of 500 characters is accepted (characters, not bytes)', async () => {
 			const text = 'ü'.repeat(500);
-			assert.equal((await postForm(base, '/api/chat/lobby/messages', { author, text })).status, 303);
-			assert.equal(dbNewest('lobby'), `${author}|${text}`);
+			assert.equal((await postForm(base, '/api/chat/lobby/messages', { text }, { headers: ME() })).status, 303);
+			assert.equal(dbNewest('lobby'), `${me.name}|${text}`);
 		});
 
 		test('a cross-site post answers 403 and changes nothing; a same-origin one works', async () => {
@@ -240,7 +247,7 @@ for (const { name, base } of webServers) {
 			]) {
 				await refused(403, () => postForm(base, '/api/counter/increment', '', { headers }));
 				await refused(403, () => postForm(base, '/api/chat/lobby/messages',
-					{ author: 'a', text: 'b' }, { headers }));
+					{ text: 'b' }, { headers: ME(headers) }));
 			}
 			const v0 = dbCounter();
 			const res = await postForm(base, '/api/counter/increment', '',
@@ -271,8 +278,8 @@ for (const { name, base } of webServers) {
 
 		test('refused bodies (413) mixed with small posts never break a kept-alive connection', async () => {
 			const v0 = dbCounter();
-			const big = `author=a&text=${'x'.repeat(70 * 1024)}`;
-			const opts = { timeout: 15000, headers: JS };
+			const big = `text=${'x'.repeat(70 * 1024)}`;
+			const opts = { timeout: 15000, headers: ME(JS) };
 			const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2
 				? postForm(base, '/api/counter/increment', '', opts)
 				: postForm(base, '/api/chat/lobby/messages', big, opts))));
@@ -327,7 +334,7 @@ describe('NOTIFY on channel keycast', () => {
 	test('a chat post notifies /chat/<room> and global', async () => {
 		await listener.sync();
 		const res = await postForm(env.httpBase, '/api/chat/lobby/messages',
-			{ author: 'n', text: `notify ${run}` }, { headers: JS });
+			{ text: `notify ${run}` }, { headers: ME(JS) });
 		assert.equal(res.status, 204);
 		const got = await listener.sync();
 		assert.ok(got.includes('/chat/lobby') && got.includes('global'), `received ${JSON.stringify(got)}`);
@@ -355,12 +362,12 @@ describe('NOTIFY on channel keycast', () => {
 	test('refused mutations (422, 403, 413) notify nothing', async () => {
 		await listener.sync();
 		const chat = '/api/chat/lobby/messages';
-		await refused(422, () => postForm(env.httpBase, chat, { author: '', text: 'x' }, { headers: JS }));
-		await refused(422, () => postForm(env.httpBase, chat, 'author=a&text=%ff', { headers: JS }));
+		await refused(422, () => postForm(env.httpBase, chat, { text: '' }, { headers: ME(JS) }));
+		await refused(422, () => postForm(env.httpBase, chat, 'text=%ff', { headers: ME(JS) }));
 		await refused(403, () => postForm(env.httpBase, '/api/counter/increment', '',
 			{ headers: { ...JS, Origin: 'http://evil.example' } }));
-		await refused(403, () => postForm(env.httpBase, chat, { author: 'a', text: 'b' },
-			{ headers: { ...JS, 'Sec-Fetch-Site': 'cross-site' } }));
+		await refused(403, () => postForm(env.httpBase, chat, { text: 'b' },
+			{ headers: ME({ ...JS, 'Sec-Fetch-Site': 'cross-site' }) }));
 		await refused(413, () => postForm(env.httpBase, '/api/counter/increment', 'x='.padEnd(BODY_MAX + 1, 'x')));
 		assert.deepEqual(await listener.sync(), []);
 	});

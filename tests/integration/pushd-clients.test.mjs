@@ -17,7 +17,7 @@ import net from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
 import { openSync, closeSync, readFileSync, statSync, existsSync, unlinkSync, readdirSync } from 'node:fs';
 import WebSocket from 'ws';
-import { env, until, postForm, stack, psql } from './lib.mjs';
+import { env, until, postForm, stack, psql, signUp, as } from './lib.mjs';
 import {
 	kc, httpPort, lighttpdPort, connect, closeAll, countOf, OP, encodeFrame, upgradeRequest, rawExchange, acceptFor,
 	rawConnect, metrics, metric, rssKiB, startPushd, delay,
@@ -54,9 +54,13 @@ function bigRoom(name) {
 	return { room, key: `/chat/${room}` };
 }
 
+// Posting needs a signed-in user: one account for the whole file.
+let posterSignUp;
+const poster = () => (posterSignUp ??= signUp('clients'));
+
 async function post(room, text) {
-	const res = await postForm(env.httpBase, `/api/chat/${room}/messages`, { author: 'it', text: `${text} ${'"'.repeat(480)}` },
-		{ headers: { 'X-Keycast': '1' } });
+	const res = await postForm(env.httpBase, `/api/chat/${room}/messages`, { text: `${text} ${'"'.repeat(480)}` },
+		{ headers: as(await poster(), { 'X-Keycast': '1' }) });
 	assert.equal(res.status, 204, `POST to ${room}: ${res.status}`);
 }
 

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { env, until, postForm, stack, partPid, childPids, isAlive, psql, pgConnect } from './lib.mjs';
+import { env, until, postForm, stack, partPid, childPids, isAlive, psql, pgConnect, signUp, as } from './lib.mjs';
 import {
 	kc, httpPort, lighttpdPort, connect, connectAll, closeAll, countOf, indexCountOf,
 	OP, encodeFrame, closePayload, upgradeRequest, rawExchange, rawConnect,
@@ -29,8 +29,13 @@ async function increment() {
 	return dbCount();
 }
 
-async function chatPost(room, text, author = 'it') {
-	const res = await postForm(env.httpBase, `/api/chat/${room}/messages`, { author, text }, XK);
+// Posting needs a signed-in user: one account for the whole file.
+let posterSignUp;
+const poster = () => (posterSignUp ??= signUp('pushd'));
+
+async function chatPost(room, text) {
+	const res = await postForm(env.httpBase, `/api/chat/${room}/messages`, { text },
+		{ headers: as(await poster(), XK.headers) });
 	assert.equal(res.status, 204, `POST chat ${room}: ${res.status} ${res.body.slice(0, 200)}`);
 }
 
