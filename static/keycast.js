@@ -21,12 +21,12 @@
  * carries data-viewer) says so on the BroadcastChannel "keycast", and a tab
  * that comes back into view or focus GETs its page and looks for
  * data-viewer there (the session cookie is HttpOnly: a script cannot read
- * it). A close with 1011 (the server or
- * the app failed) is retried at growing, long intervals, and so is a socket
- * that never opened since the page loaded (a browser sees a refused
- * handshake as 1006, like a server that is down); after "give-up" such
- * strikes the client stops. A stop after 1011 or 1006 is not final: the
- * browser coming online or the tab becoming visible tries again.
+ * it); signed in as someone else, the page reloads. A close with 1011 (the
+ * server or the app failed) is retried at growing, long intervals, and so
+ * is a socket that never opened since the page loaded (a browser sees a
+ * refused handshake as 1006, like a server that is down); after "give-up"
+ * such strikes the client stops. A stop after 1011 or 1006 is not final:
+ * the browser coming online or the tab becoming visible tries again.
  *
  * Forms: the root's method="post" forms are posted with fetch (header
  * X-Keycast: 1, so the app answers 204): one post per form at a time, the
@@ -604,16 +604,23 @@
 
 	/* Signed in again after 4401 as "viewer" (or the viewer of "doc", the
 	 * page fetched signed in): take it, and the content of "doc" if any
-	 * (else the push brings it), and connect again. */
+	 * (else the push brings it), and connect again. Someone else than the
+	 * page was made for: what is personal outside the root (the header,
+	 * the <style> for "your" messages) is theirs, so the page reloads. */
 	Client.prototype.resume = function (doc, viewer) {
-		var root;
+		var root, was = document.body.getAttribute("data-viewer");
 
 		if (this.closedCode !== 4401 || this.ended)
 			return;
 		if (doc)
 			viewer = doc.body.getAttribute("data-viewer");
-		if (typeof viewer === "string" && viewer !== "")
+		if (typeof viewer === "string" && viewer !== "") {
+			if (was !== null && was !== viewer) {
+				location.reload();
+				return;
+			}
 			document.body.setAttribute("data-viewer", viewer);
+		}
 		if (doc) {
 			root = doc.querySelector("[data-rt-root][data-rt-key=\"" +
 			    this.key.replace(/["\\]/g, "\\$&") + "\"]");

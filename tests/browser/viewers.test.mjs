@@ -331,6 +331,22 @@ test('keycast.js after 4401: "signed out — sign in again" with a link, no reco
 		await waitState(b, 'live', 10000);
 		assert.equal(await socketsMade(b), 3, 'one new socket');
 		assert.deepEqual(b.errors, []);
+
+		// Signed in as someone else: tab B's header and "your messages"
+		// style were erin's, so it reloads as frank's page.
+		const frank = userName('f');
+		await signUp(frank);
+		await a.reload();
+		await signOut(a);
+		await until('B closed 4401 once more', async () => (await closedAttr(b)) === '4401', 5000);
+		await Promise.all([
+			b.waitForEvent('load', { timeout: 10000 }),
+			signInForm(a, frank),
+		]);
+		assert.equal(await b.evaluate(() => document.body.getAttribute('data-viewer')),
+			String(await idOf(frank)));
+		assert.equal(await b.textContent('#viewer-name'), frank);
+		await waitState(b, 'live', 10000);
 	} finally {
 		await one.close();
 	}
