@@ -63,8 +63,9 @@
  * 1011 or 1006). Next to the root, a live region <div class="rt-status"
  * role="status"> says "reconnecting…" when the page has not been live for a
  * moment, "live updates off" once the client stopped, and "signed out —
- * sign in again" (a link) after 4401; it is empty while live. Events on the root: "keycast:update" after each applied frame,
- * "keycast:state" on each state change (detail: { state }).
+ * sign in again" (a link) after 4401; it is empty while live. Events on the
+ * root: "keycast:update" after each applied frame, "keycast:state" on each
+ * state change (detail: { state }).
  * An element with data-rt-scroll="bottom" starts scrolled to its end and
  * stays at the end while the reader is there (chat logs).
  * DOM morphing: idiomorph (npm), served from static/vendor/ by the build.
@@ -1194,8 +1195,9 @@
 	}
 
 	function autoStart() {
-		announceViewer();
 		var root = document.querySelector("[data-rt-root]");
+
+		announceViewer();
 		if (!client && root && !root.hasAttribute("data-rt-manual") &&
 		    root.getAttribute("data-rt-key"))
 			initRealtimeClient({ root: root });
