@@ -1,12 +1,12 @@
 /* pushd's authorize request: once per WebSocket, before any fragment, the
  * app says whether this viewer may watch url U under key K and which view
- * class it belongs to. A url that is no page is 404 (4404: the client stops)
- * or, when it answers only other methods, 405 (pushd: 1011, as a failed
- * render was before authorize). A page's url belongs to exactly one key
- * (/ <-> global, /counter <-> /counter, /chat/ROOM <-> /chat/ROOM) and
- * carries no query, so no socket can make up its own (key, url) groups. The
- * tags name what the answer depended on; a revoke of any of them makes
- * pushd ask again. */
+ * class it belongs to. A page's url belongs to exactly one key (/ <->
+ * global, /counter <-> /counter, /chat/ROOM <-> /chat/ROOM) and carries no
+ * query, so no socket can make up its own (key, url) groups: anything else
+ * is 403 (4403), except a url that only answers other methods (an API
+ * route), which cannot be rendered: 405 (pushd closes 1011, as when such a
+ * render failed before authorize). The tags name what the answer depended
+ * on; a revoke of any of them makes pushd ask again. */
 #include "app.h"
 #include "arena.h"
 #include "buf.h"
@@ -34,8 +34,6 @@ authz_answer(struct req *rq, struct resp *rs)
 		return deny(rs, 403, "authorize requests are GET");
 	rc = route_match(rq->app->routes, rq->app->nroutes, "GET", rq->path,
 	    rq->arena, &rq->match);
-	if (rc == ROUTE_NOT_FOUND)
-		return deny(rs, 404, "no such page");
 	if (rc == ROUTE_BAD_METHOD)
 		return deny(rs, 405, "not a page");
 	if (rq->query[0] != '\0' || strchr(rq->uri, '?') != NULL)

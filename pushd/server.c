@@ -1,9 +1,9 @@
 /* Connections of keycast-pushd (see server.h).
  *
  * A connection is in one phase list: HEAD (reading the request head), AUTH
- * (a valid upgrade waiting for the app's authorize answer; its deadline is
- * the render client's), OPEN (a WebSocket in the hub) or CLOSING (answer or close frame sent, waiting
- * for the peer to go). Each list has one fixed timeout, so appending at the
+ * (a valid upgrade waiting for the app's authorize answer; its deadlines
+ * are the render client's), OPEN (a WebSocket in the hub) or CLOSING
+ * (answer or close frame sent, waiting for the peer to go). Each list has one fixed timeout, so appending at the
  * tail keeps it ordered by deadline and the tick only looks at heads; the
  * same holds for the list of connections whose output is blocked (entered
  * again at the tail each time a frame is done: each frame has its own
@@ -602,6 +602,23 @@ ws_input(struct conn *c, const char *data, size_t n)
 	}
 }
 
+/* The address of the client behind c (a trusted proxy's forwarded one).
+ * Returns 0, or -1 when it cannot be told. */
+static int
+client_addr(struct conn *c, const struct hs_parser *p,
+    unsigned char a[PEERS_ADDR_LEN])
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    !peers_client_addr(c->s->cfg.peers, (struct sockaddr *)&ss,
+	    p->has_forwarded_for ? p->forwarded_for : NULL,
+	    p->has_real_ip ? p->real_ip : NULL, a))
+		return -1;
+	return 0;
+}
+
 /* Whether the client behind c is on this host: a proxy on loopback (the
  * web server) is local itself, but what it forwards comes from the client
  * it names, so a site that proxies more than /__realtime cannot publish
@@ -609,17 +626,12 @@ ws_input(struct conn *c, const char *data, size_t n)
 static int
 client_is_local(struct conn *c, const struct hs_parser *p)
 {
-	struct sockaddr_storage ss;
 	struct sockaddr_in6 six;
-	socklen_t sl = sizeof(ss);
 	unsigned char a[PEERS_ADDR_LEN];
 
 	if (!c->local)
 		return 0;
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0 ||
-	    !peers_client_addr(c->s->cfg.peers, (struct sockaddr *)&ss,
-	    p->has_forwarded_for ? p->forwarded_for : NULL,
-	    p->has_real_ip ? p->real_ip : NULL, a))
+	if (client_addr(c, p, a) != 0)
 		return 1;
 	memset(&six, 0, sizeof(six));
 	six.sin6_family = AF_INET6;
@@ -665,16 +677,11 @@ static int
 count_address(struct conn *c, const struct hs_parser *p)
 {
 	struct srv *s = c->s;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	unsigned char a[PEERS_ADDR_LEN];
 	char text[64];
 	int64_t now;
 
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0 ||
-	    !peers_client_addr(s->cfg.peers, (struct sockaddr *)&ss,
-	    p->has_forwarded_for ? p->forwarded_for : NULL,
-	    p->has_real_ip ? p->real_ip : NULL, a))
+	if (client_addr(c, p, a) != 0)
 		return 0;
 	if ((c->peer = peers_join(s->cfg.peers, a, s->cfg.max_per_addr)) != NULL)
 		return 0;
@@ -729,21 +736,17 @@ join(struct conn *c, const char *view)
 }
 
 /* Sends c's authorize request; the upgrade is answered with the verdict.
- * The 101 waits for the answer rather than going out first: an upgrade
- * the app does not answer (down, too slow) is then closed 1011 without
- * ever having been open, and keycast.js resets its reconnect backoff on
- * open, so a 101-then-1011 would turn an app outage into a reconnect
- * storm; and no socket is ever open without a view. A refusal still
- * goes out as 101 plus a 44xx close, which a browser can read (an HTTP
- * 4xx it cannot). rest (bytes after the head) is kept for after the
- * 101. */
+ * The 101 goes out once the answer is in, not before: no socket is ever
+ * open without a view (nothing to join, no heartbeat for a client the app
+ * may refuse), and in a reconnect storm the wait is the handshake's, which
+ * the browser bounds. Either way a refusal is a 101 followed by the 44xx
+ * (or 1011) close, which a browser can read, where an HTTP 4xx would show
+ * it only 1006. rest (bytes after the head) is kept for after the 101. */
 static void
 authorize(struct conn *c, const struct hs_parser *p,
     const struct hs_upgrade *up, const char *rest, size_t restlen)
 {
 	struct srv *s = c->s;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	unsigned char a[PEERS_ADDR_LEN];
 	char addr[64] = "";
 	struct buf cookies;
@@ -755,10 +758,7 @@ authorize(struct conn *c, const struct hs_parser *p,
 		.authorization = p->has_authorization ? p->authorization : NULL,
 	};
 
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0 &&
-	    peers_client_addr(s->cfg.peers, (struct sockaddr *)&ss,
-	    p->has_forwarded_for ? p->forwarded_for : NULL,
-	    p->has_real_ip ? p->real_ip : NULL, a)) {
+	if (client_addr(c, p, a) == 0) {
 		peers_format(a, addr, sizeof(addr));
 		az.remote_addr = addr;
 	}

@@ -1,6 +1,6 @@
 // Surviving disconnects (3): pushd stops and starts again while pages are
 // open. Also: retry at once on "online" and on the tab becoming visible, and
-// no retry after the server says the url does not exist (4404).
+// no retry after the app refuses the url (4403, a url not of its key).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -103,10 +103,11 @@ test('the "online" event and the tab becoming visible retry at once, skipping th
 	}
 });
 
-test('a url the app does not know closes with 4404 and the client does not retry', async () => {
+test('a url the app refuses (not its key\'s: 4403) closes and the client does not retry', async () => {
 	const page = await open(browser, '/counter');
 	try {
-		// Stop the page's own client, then wire one by hand to a url that 404s.
+		// Stop the page's own client, then wire one by hand to a url that is
+		// no page of key /counter (the app's authorize answer: 403).
 		const n = await page.evaluate(() => {
 			window.initRealtimeClient().close();
 			window.initRealtimeClient({ key: '/counter', url: '/no/such/page' });
@@ -114,7 +115,7 @@ test('a url the app does not know closes with 4404 and the client does not retry
 		});
 		assert.equal(n, 1);
 		await page.waitForFunction(() =>
-			document.querySelector('[data-rt-root]').getAttribute('data-rt-closed') === '4404',
+			document.querySelector('[data-rt-root]').getAttribute('data-rt-closed') === '4403',
 		null, { timeout: 5000, polling: 20 });
 		assert.equal(await rtState(page), 'offline');
 		assert.equal(page.rec.sockets.length, 2, 'the first client and the hand-wired one');

@@ -99,10 +99,14 @@ test('--check: every link ok against the working stack, through nginx, lighttpd 
 	r = await check('/chat/lobby', ['--via', env.lighttpdBase]);
 	expectLinks(r, allOk);
 
-	// A url with a query under another key: both travel percent-encoded.
-	r = await check('/chat/lobby?check=1&x=%2F', ['--key', '/chat/lobby', '--via', `http://127.0.0.1:${env.pushdPort}/`]);
+	// A url under another key: both travel percent-encoded.
+	r = await check('/', ['--key', 'global', '--via', `http://127.0.0.1:${env.pushdPort}/`]);
 	expectLinks(r, allOk);
-	assert.match(r.links.render.text, /rendered \/chat\/lobby\?check=1&x=%2F \(key \/chat\/lobby\)/);
+	assert.match(r.links.render.text, /rendered \/ \(key global\)/);
+	// A url the app does not let its key have: the websocket link says why.
+	r = await check('/chat/lobby?check=1&x=%2F', ['--key', '/chat/lobby', '--via', `http://127.0.0.1:${env.pushdPort}/`]);
+	assert.equal(r.links.websocket?.state, 'FAILED');
+	assert.match(r.links.websocket.text, /closed it with 4403 .*: url does not belong to key$/);
 
 	r = await check('/counter');
 	expectLinks(r, { ...allOk, websocket: undefined });

@@ -192,7 +192,7 @@ test('a client that never reads, and one that reads a byte at a time, are closed
 	assert.ok(normal.last.length > 100000, `fragment of ${normal.last.length} bytes`);
 
 	// Never reads: its socket fills with the first fragments.
-	const stalled = await rawConnect({ key, url: `${key}?s=1`, port: OWN_PORT });
+	const stalled = await rawConnect({ key, url: key, port: OWN_PORT });
 	t.after(() => stalled.destroy());
 	await stalled.waitFrame('the first fragment', (f) => f.opcode === OP.TEXT);
 	stalled.pause();
@@ -211,7 +211,7 @@ test('a client that never reads, and one that reads a byte at a time, are closed
 
 	// Reads a byte every 50 ms: progress, but no frame ever finishes in
 	// time. The old rule (no progress for 30 s) never closed it.
-	const trickle = slowReader(t, 'trickle', OWN_PORT, key, `${key}?s=2`);
+	const trickle = slowReader(t, 'trickle', OWN_PORT, key, key);
 	await until('the trickle reader to connect', () => trickle.out.includes('connected'));
 	m0 = await metrics(OWN_PORT);
 	const t1 = Date.now();
@@ -228,14 +228,17 @@ test('a client that never reads, and one that reads a byte at a time, are closed
 
 test('past --max-output the clients blocked longest are shed, counted, and the others still served', async (t) => {
 	await ownPushd(t, ['--max-output', '1', '--send-timeout', '600']);
-	const { room, key } = bigRoom('it-cap');
+	// Eight rooms, so eight distinct frames (a url belongs to one key: no
+	// made-up urls): each stalled reader pins its own (cur + pending = 2 x
+	// 150 KB), 2.4 MB against a 1 MiB cap. The normal reader is in room 0.
+	const rooms = Array.from({ length: 8 }, (_, k) => bigRoom(`it-cap${k}`));
+	const { key } = rooms[0];
+	const postAll = (text) => Promise.all(rooms.map((r) => post(r.room, text)));
 	const normal = await connect(key, { port: OWN_PORT, label: 'normal reader' });
 	t.after(() => closeAll([normal]));
 	await normal.waitMessage('the first fragment', () => true);
 	const m0 = await metrics(OWN_PORT);
-	// Eight urls, so eight distinct frames: each stalled reader pins its
-	// own (cur + pending = 2 x 150 KB), 2.4 MB against a 1 MiB cap.
-	const stalled = Array.from({ length: 8 }, (_, i) => slowReader(t, 'stall', OWN_PORT, key, `${key}?cap=${i}`));
+	const stalled = rooms.map((r) => slowReader(t, 'stall', OWN_PORT, r.key, r.key));
 	await until('the stalled readers to connect', () => stalled.every((s) => s.out.includes('connected')));
 	// The kernel takes the first MB or so of each (loopback's send buffer
 	// is large); after that frames queue in pushd until the cap sheds.
@@ -247,18 +250,18 @@ test('past --max-output the clients blocked longest are shed, counted, and the o
 		return m;
 	};
 	await until('the cap to shed a client', async () => {
-		await post(room, `cap ${++i}`);
+		await postAll(`cap ${++i}`);
 		await normal.waitMessage(`post ${i}`, (d) => d.includes(`cap ${i} `), { timeout: 10000 });
 		return delta(await outNow(), m0, 'keycast_output_cap_closes_total') > 0;
 	}, { timeout: 90000, interval: 100 });
 	for (let j = 0; j < 5; j++) {
-		await post(room, `cap ${++i}`);
+		await postAll(`cap ${++i}`);
 		await normal.waitMessage(`post ${i}`, (d) => d.includes(`cap ${i} `), { timeout: 10000 });
 		await outNow();
 	}
 	const m1 = await outNow();
 	const shed = delta(m1, m0, 'keycast_output_cap_closes_total');
-	t.diagnostic(`8 stalled readers of 8 urls, ${i} posts: shed ${shed}, keycast_output_bytes max ${maxOut}, now ${metric(m1, 'keycast_output_bytes')}`);
+	t.diagnostic(`8 stalled readers of 8 rooms, ${i} posts: shed ${shed}, keycast_output_bytes max ${maxOut}, now ${metric(m1, 'keycast_output_bytes')}`);
 	assert.ok(shed > 0, 'keycast_output_cap_closes_total counts the shed clients');
 	assert.ok(metric(m1, 'keycast_output_bytes') <= 1 << 20, 'back under the cap');
 	assert.ok(metric(m1, 'keycast_clients') < 9, 'the shed clients left');

@@ -89,6 +89,18 @@ test('authorize carries only the forwarded cookies and Authorization; renders ca
 		assert.ok(!text.includes(secret), `the log never shows ${secret}`);
 });
 
+test('a foreign Origin, or Origin: null, with a valid cookie is refused 4403 and never reaches authorize', async (t) => {
+	const port = BASE_PORT + 11;
+	const { app, open } = await setup(t, port);
+	for (const origin of ['http://evil.example', 'null']) {
+		const c = await open('/k', 'kc_session=user.user:1', { origin });
+		const close = await c.waitClose(10000);
+		assert.equal(close.code, 4403, `${origin}: ${close.code} ${close.reason}`);
+		assert.equal(c.messages.length, 0);
+	}
+	assert.equal(app.authorizes, 0, 'no authorize request');
+});
+
 test('without --forward-cookie only kc_session goes, and no Cookie param when it is absent', async (t) => {
 	const port = BASE_PORT + 1;
 	const { app, open } = await setup(t, port);
@@ -161,6 +173,22 @@ test('--max-views-per-url: one view class more closes 4400 and is counted', asyn
 	await e.waitMessage('the cap is per url', () => true);
 	const m = await metrics(port);
 	assert.equal(metric(m, 'keycast_view_limit_closes_total'), 1);
+});
+
+test('--max-urls-per-key: with an app that allows any url, a 33rd url of a key closes 4400', async (t) => {
+	const port = BASE_PORT + 9;
+	const { open } = await setup(t, port);
+	const many = [];
+	for (let i = 0; i < 32; i++)
+		many.push(await open('/k', undefined, { url: `/k?u=${i}` }));
+	await Promise.all(many.map((c) => c.waitMessage('first', () => true)));
+	const extra = await open('/k', undefined, { url: '/k?u=32' });
+	const close = await extra.waitClose(10000);
+	assert.equal(close.code, 4400);
+	assert.match(close.reason, /too many urls/);
+	const again = await open('/k', undefined, { url: '/k?u=0' });
+	await again.waitMessage('an existing url still joins', () => true);
+	assert.ok(many.every((c) => c.open));
 });
 
 function pct(xs, p) {
@@ -259,6 +287,23 @@ test('after a LISTEN reconnect every client is authorized again; a refusal then 
 	assert.equal(close.reason, 'signed out');
 	await until('the anonymous client was asked again too', () => app.authorizes >= n0 + 2);
 	assert.ok(a.open, 'the anonymous client stays');
+});
+
+test('a renewal the app does not answer keeps the client and is retried; once the app answers 500 it closes 1011', async (t) => {
+	const port = BASE_PORT + 10;
+	const { app, open } = await setup(t, port);
+	const c = await open('/r', 'kc_session=user.user:5');
+	await c.waitMessage('first', () => true);
+	await app.close();
+	revoke('user:5');
+	await until('two unanswered renewals (a retry)', async () =>
+		(metric(await metrics(port), AUTHZ('error')) ?? 0) >= 2, { timeout: 10000 });
+	assert.ok(c.open, 'the app being unreachable says nothing about the viewer');
+	const back = await startApp({ path: `${kc.KC_VAR}/run/viewers-app-${port}.sock` });
+	t.after(() => back.close());
+	back.authorize = () => ({ status: 500, body: 'oops' });
+	const close = await c.waitClose(10000);
+	assert.equal(close.code, 1011, 'any other failure closes');
 });
 
 test('a storm of 2000 upgrades queues: never more requests at the app than --app-conns, all live', async (t) => {
