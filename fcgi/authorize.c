@@ -8,7 +8,6 @@
  * render failed before authorize). The tags name what the answer depended
  * on; a revoke of any of them makes pushd ask again. */
 #include "app.h"
-#include "arena.h"
 #include "buf.h"
 #include "router.h"
 
