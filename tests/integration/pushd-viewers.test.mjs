@@ -306,6 +306,23 @@ test('a renewal the app does not answer keeps the client and is retried; once th
 	assert.equal(close.code, 1011, 'any other failure closes');
 });
 
+test('--reauth-interval: every client is authorized again without any revoke; a refusal then closes it', async (t) => {
+	const port = BASE_PORT + 12;
+	const { app, open } = await setup(t, port, { flags: ['--reauth-interval', '1'] });
+	let deny = false;
+	app.authorize = (p) => (deny ? { status: 403, body: 'membership expired' } : byCookie(p));
+	const c = await open('/k', 'kc_session=user.user:3');
+	await c.waitMessage('first', () => true);
+	await until('a renewal within 1.1 s or so', () => authorizesFor(app, 'user:3').length >= 2, { timeout: 5000 });
+	assert.ok(c.open);
+	deny = true;
+	const close = await c.waitClose(5000);
+	assert.equal(close.code, 4403);
+	assert.equal(close.reason, 'membership expired');
+	const m = await metrics(port);
+	assert.equal(metric(m, 'keycast_revoke_closes_total') ?? 0, 0, 'not counted as a revoke');
+});
+
 test('a storm of 2000 upgrades queues: never more requests at the app than --app-conns, all live', async (t) => {
 	const port = BASE_PORT + 8;
 	const conns = 4;
