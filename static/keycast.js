@@ -13,12 +13,20 @@
  * is dropped and retried, and so is an open socket that heard nothing for
  * two heartbeats plus a margin (a half-open connection). Retries wait with
  * capped exponential backoff and full jitter. A close with 44xx (bad key or
- * url, forbidden, no such page) is final. A close with 1011 (the server or
- * the app failed) is retried at growing, long intervals, and so is a socket
- * that never opened since the page loaded (a browser sees a refused
- * handshake as 1006, like a server that is down); after "give-up" such
- * strikes the client stops. A stop after 1011 or 1006 is not final: the
- * browser coming online or the tab becoming visible tries again.
+ * url, forbidden, no such page) is final, but for 4401 (the session ended:
+ * signed out, here or in another tab or by the server): the live region
+ * says "signed out — sign in again" with a link to the sign-in page, and no
+ * reconnect happens until this browser is signed in again. Then the client
+ * resumes by itself: every keycast page a signed-in user loads (its <body>
+ * carries data-viewer) says so on the BroadcastChannel "keycast", and a tab
+ * that comes back into view or focus GETs its page and looks for
+ * data-viewer there (the session cookie is HttpOnly: a script cannot read
+ * it); signed in as someone else, the page reloads. A close with 1011 (the
+ * server or the app failed) is retried at growing, long intervals, and so
+ * is a socket that never opened since the page loaded (a browser sees a
+ * refused handshake as 1006, like a server that is down); after "give-up"
+ * such strikes the client stops. A stop after 1011 or 1006 is not final:
+ * the browser coming online or the tab becoming visible tries again.
  *
  * Forms: the root's method="post" forms are posted with fetch (header
  * X-Keycast: 1, so the app answers 204): one post per form at a time, the
@@ -48,14 +56,16 @@
  *     socket that never opened
  *   giveUp (data-rt-give-up, 10): strikes (1011 closes, or closes before
  *     the first open) before the client stops
+ * and signIn (data-rt-signin, "/signin"): where "sign in again" links to.
  *
  * State on the root: data-rt-state="connecting|live|offline"; once the
  * client stopped retrying also data-rt-closed="CODE" (4400, 4403, 4404...,
  * 1011 or 1006). Next to the root, a live region <div class="rt-status"
  * role="status"> says "reconnecting…" when the page has not been live for a
- * moment and "live updates off" once the client stopped; it is empty while
- * live. Events on the root: "keycast:update" after each applied frame,
- * "keycast:state" on each state change (detail: { state }).
+ * moment, "live updates off" once the client stopped, and "signed out —
+ * sign in again" (a link) after 4401; it is empty while live. Events on the
+ * root: "keycast:update" after each applied frame, "keycast:state" on each
+ * state change (detail: { state }).
  * An element with data-rt-scroll="bottom" starts scrolled to its end and
  * stays at the end while the reader is there (chat logs).
  * DOM morphing: idiomorph (npm), served from static/vendor/ by the build.
@@ -236,6 +246,7 @@
 		this.final = false;		/* closedCode is a 44xx */
 		this.stopped = false;
 		this.ended = false;		/* close() was called */
+		this.checking = false;		/* a session check in flight */
 		this.morph = undefined;		/* undefined: still loading */
 		this.pending = null;		/* latest frame while loading */
 		this.lastHTML = null;
@@ -253,6 +264,12 @@
 			if (document.visibilityState === "visible")
 				self.retryNow();
 		};
+		this.onFocus = function () { self.checkSession(); };
+		this.onSignedIn = function (e) {
+			if (e.data && e.data.type === "signed-in")
+				self.resume(null, e.data.viewer);
+		};
+		this.channel = signInChannel();
 		this.onPageHide = function (e) {
 			if (e.persisted)
 				self.suspend();
@@ -273,6 +290,9 @@
 		window.addEventListener("pagehide", this.onPageHide);
 		window.addEventListener("pageshow", this.onPageShow);
 		document.addEventListener("visibilitychange", this.onVisible);
+		window.addEventListener("focus", this.onFocus);
+		if (this.channel)
+			this.channel.addEventListener("message", this.onSignedIn);
 		root.addEventListener("scroll", this.onScroll, true);
 		root.addEventListener("submit", this.onSubmit);
 		root.addEventListener("focusout", this.onFocusOut);
@@ -341,6 +361,12 @@
 	Client.prototype.showStatus = function () {
 		var self = this, el = this.status, text;
 
+		if (this.closedCode === 4401 && !this.ended) {
+			clearTimeout(this.statusTimer);
+			this.statusTimer = 0;
+			this.showSignedOut();
+			return;
+		}
 		if (this.closedCode || this.ended)
 			text = "live updates off";
 		else if (this.state === "live")
@@ -358,6 +384,22 @@
 		this.statusTimer = 0;
 		if (el.textContent !== text)
 			el.textContent = text;
+	};
+
+	/* "signed out — sign in again", the latter a link to the sign-in page
+	 * (the status is a live region: a screen reader hears it too). */
+	Client.prototype.showSignedOut = function () {
+		var el = this.status, a;
+
+		if (el.querySelector("a[data-rt-signin]"))
+			return;
+		a = document.createElement("a");
+		a.setAttribute("data-rt-signin", "");
+		a.href = this.root.getAttribute("data-rt-signin") ||
+		    this.opts.signIn || "/signin";
+		a.textContent = "sign in again";
+		el.textContent = "signed out — ";
+		el.appendChild(a);
 	};
 
 	Client.prototype.connect = function () {
@@ -519,6 +561,10 @@
 		if (this.ended)
 			return;
 		this.stopped = false;
+		if (this.closedCode === 4401) {
+			this.checkSession();
+			return;
+		}
 		if (this.closedCode && !this.final) {
 			this.closedCode = 0;
 			this.strikes = 0;
@@ -527,6 +573,68 @@
 		}
 		if (!this.ws && !this.closedCode)
 			this.connect();
+	};
+
+	/* After 4401: is this browser signed in again? The page says so with
+	 * data-viewer on its <body>; one check at a time. */
+	Client.prototype.checkSession = function () {
+		var self = this;
+
+		if (this.closedCode !== 4401 || this.ended || this.checking)
+			return;
+		this.checking = true;
+		fetch(this.url, {
+			headers: { Accept: "text/html" },
+			credentials: "same-origin",
+			cache: "no-store"
+		}).then(function (res) {
+			return res.ok ? res.text() : null;
+		}).then(function (text) {
+			var doc = text === null ? null :
+			    new DOMParser().parseFromString(text, "text/html");
+
+			self.checking = false;
+			if (doc && doc.body && doc.body.hasAttribute("data-viewer"))
+				self.resume(doc);
+		}).catch(function (e) {
+			self.checking = false;
+			console.warn("keycast: could not check the session: " +
+			    e.message);
+		});
+	};
+
+	/* Signed in again after 4401 as "viewer" (or the viewer of "doc", the
+	 * page fetched signed in): take it, and the content of "doc" if any
+	 * (else the push brings it), and connect again. Someone else than the
+	 * page was made for: what is personal outside the root (the header,
+	 * the <style> for "your" messages) is theirs, so the page reloads. */
+	Client.prototype.resume = function (doc, viewer) {
+		var root, was = document.body.getAttribute("data-viewer");
+
+		if (this.closedCode !== 4401 || this.ended)
+			return;
+		if (doc)
+			viewer = doc.body.getAttribute("data-viewer");
+		if (typeof viewer === "string" && viewer !== "") {
+			if (was !== null && was !== viewer) {
+				location.reload();
+				return;
+			}
+			document.body.setAttribute("data-viewer", viewer);
+		}
+		if (doc) {
+			root = doc.querySelector("[data-rt-root][data-rt-key=\"" +
+			    this.key.replace(/["\\]/g, "\\$&") + "\"]");
+			if (root)
+				this.receive(root.innerHTML);
+		}
+		this.closedCode = 0;
+		this.final = false;
+		this.strikes = 0;
+		this.attempt = 0;
+		this.root.removeAttribute("data-rt-closed");
+		this.status.textContent = "";
+		this.connect();
 	};
 
 	Client.prototype.suspend = function () {
@@ -544,6 +652,9 @@
 		window.removeEventListener("pagehide", this.onPageHide);
 		window.removeEventListener("pageshow", this.onPageShow);
 		document.removeEventListener("visibilitychange", this.onVisible);
+		window.removeEventListener("focus", this.onFocus);
+		if (this.channel)
+			this.channel.removeEventListener("message", this.onSignedIn);
 		this.root.removeEventListener("scroll", this.onScroll, true);
 		this.root.removeEventListener("submit", this.onSubmit);
 		this.root.removeEventListener("focusout", this.onFocusOut);
@@ -1063,8 +1174,30 @@
 
 	window.initRealtimeClient = initRealtimeClient;
 
+	/* The page's BroadcastChannel to its other tabs, or null where there
+	 * is none (the focus check still resumes those). */
+	var channel;
+	function signInChannel() {
+		if (channel === undefined)
+			channel = window.BroadcastChannel ?
+			    new BroadcastChannel("keycast") : null;
+		return channel;
+	}
+
+	/* A page rendered for a signed-in viewer tells the other tabs, so one
+	 * that was signed out resumes. */
+	function announceViewer() {
+		var ch = signInChannel();
+
+		if (ch && document.body && document.body.hasAttribute("data-viewer"))
+			ch.postMessage({ type: "signed-in",
+			    viewer: document.body.getAttribute("data-viewer") });
+	}
+
 	function autoStart() {
 		var root = document.querySelector("[data-rt-root]");
+
+		announceViewer();
 		if (!client && root && !root.hasAttribute("data-rt-manual") &&
 		    root.getAttribute("data-rt-key"))
 			initRealtimeClient({ root: root });

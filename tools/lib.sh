@@ -9,6 +9,10 @@ mkdir -p "$KC_VAR"
 KC_VAR=$(cd "$KC_VAR" && pwd)
 : "${KC_HTTP_HOST:=127.0.0.1}"
 : "${KC_HTTP_PORT:=8080}"
+# TLS: 363 above the HTTP port (8443 for the demo) unless set, and not
+# exported, so a side stack on another KC_HTTP_PORT (scale-out tests) gets
+# its own.
+: "${KC_HTTPS_PORT:=$((KC_HTTP_PORT + 363))}"
 : "${KC_PUSHD_PORT:=8081}"
 : "${KC_LIGHTTPD_PORT:=8082}"
 : "${KC_FCGI_SOCKET:=$KC_VAR/run/fcgi.sock}"
@@ -160,6 +164,21 @@ kc_pushd_start() {
 		kc_die "keycast-pushd did not become healthy; see $KC_VAR/log/pushd.log"
 }
 
+# A self-signed certificate for the stack's TLS port, made once per $KC_VAR
+# with openssl (nothing downloaded). Valid for 127.0.0.1 and localhost;
+# browsers must be told to accept it (Playwright: ignoreHTTPSErrors).
+kc_tls_cert() {
+	local d=$KC_VAR/tls
+	[ -s "$d/cert.pem" ] && [ -s "$d/key.pem" ] && return 0
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -days 30 -subj "/CN=keycast test stack" \
+		-addext "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" \
+		-keyout "$d/key.pem" -out "$d/cert.pem" >"$KC_VAR/log/openssl.log" 2>&1 ||
+		kc_die "openssl could not make a certificate; see $KC_VAR/log/openssl.log"
+	chmod 600 "$d/key.pem"
+}
+
 # Writes the demo's nginx.conf around the production site file, with this
 # stack's paths and ports substituted. Each worker may open as many files as
 # the hard limit allows (20,000 per process on the machines we test on, not
@@ -168,13 +187,20 @@ kc_pushd_start() {
 # and reuseport spreads clients evenly over the workers, so together they
 # hold about workers x connections / 2 WebSockets (19,744 with 2 workers
 # here), not what the busiest worker alone can.
+# The same site also listens with TLS on KC_HTTPS_PORT (self-signed, see
+# kc_tls_cert): $scheme is then https, so the app sees HTTPS=on (its cookie
+# gets Secure) and pushd gets X-Forwarded-Proto https for wss: Origins.
 kc_nginx_conf() {
 	local d=$KC_VAR/nginx nofile conns
 	nofile=$(ulimit -Hn)
 	[ "$nofile" = unlimited ] && nofile=65536
 	conns=$((nofile - 256))
 	mkdir -p "$d/tmp" "$KC_VAR/log"
-	sed -e "s|listen 80;|listen $KC_HTTP_HOST:$KC_HTTP_PORT reuseport;|" \
+	kc_tls_cert
+	sed -e "s|listen 80;|listen $KC_HTTP_HOST:$KC_HTTP_PORT reuseport;\\
+	listen $KC_HTTP_HOST:$KC_HTTPS_PORT ssl reuseport;\\
+	ssl_certificate $KC_VAR/tls/cert.pem;\\
+	ssl_certificate_key $KC_VAR/tls/key.pem;|" \
 	    -e "s|unix:/run/keycast/fcgi.sock|unix:$KC_FCGI_SOCKET|" \
 	    -e "s|127.0.0.1:8081|127.0.0.1:$KC_PUSHD_PORT|" \
 	    -e "s|/usr/share/keycast/static/|$KC_ROOT/static/|" \
@@ -205,12 +231,15 @@ CONF
 kc_nginx_start() {
 	kc_running nginx && return 0
 	kc_check_port "$KC_HTTP_HOST" "$KC_HTTP_PORT" nginx KC_HTTP_PORT
+	kc_check_port "$KC_HTTP_HOST" "$KC_HTTPS_PORT" nginx KC_HTTPS_PORT
 	kc_nginx_conf
 	nginx -t -q -c "$KC_VAR/nginx/nginx.conf" -p "$KC_VAR/nginx" 2>>"$KC_VAR/log/nginx-error.log" ||
 		kc_die "nginx refused its configuration; see $KC_VAR/log/nginx-error.log"
 	kc_spawn nginx nginx -c "$KC_VAR/nginx/nginx.conf" -p "$KC_VAR/nginx" -g 'daemon off;'
 	kc_wait 10 curl -sf -o /dev/null "http://$KC_HTTP_HOST:$KC_HTTP_PORT/static/keycast.css" ||
 		kc_die "nginx did not start; see $KC_VAR/log/nginx-error.log"
+	kc_wait 10 curl -sfk -o /dev/null "https://$KC_HTTP_HOST:$KC_HTTPS_PORT/static/keycast.css" ||
+		kc_die "nginx does not answer on its TLS port; see $KC_VAR/log/nginx-error.log"
 }
 
 kc_lighttpd_conf() {
