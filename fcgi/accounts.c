@@ -162,6 +162,25 @@ acct_forget_stale(struct req *rq, struct resp *rs)
 		set_cookie(rq, rs, "");
 }
 
+/* Deletes the session the request carried, if any. The trigger on sessions
+ * sends session:<hash> on keycast_revoke: its open sockets close with
+ * 4401. Returns DB_OK or db_exec's error. */
+static int
+end_session(struct req *rq)
+{
+	const char *params[1];
+	PGresult *r;
+	int rc;
+
+	if (rq->viewer.session == NULL)
+		return DB_OK;
+	params[0] = rq->viewer.session;
+	rc = db_exec(rq->app->db, "acct_session_end", 1, params, &r);
+	if (rc == DB_OK)
+		PQclear(r);
+	return rc;
+}
+
 /* Ends the session the request carried (if any) and starts one for uid:
  * the new token is the cookie, the old one no longer signs anyone in. */
 static int
@@ -172,13 +191,8 @@ start_session(struct req *rq, struct resp *rs, const char *uid)
 	PGresult *r;
 	int rc;
 
-	if (rq->viewer.session != NULL) {
-		params[0] = rq->viewer.session;
-		rc = db_exec(rq->app->db, "acct_session_end", 1, params, &r);
-		if (rc != DB_OK)
-			return app_db_error(rq, rs, rc);
-		PQclear(r);
-	}
+	if ((rc = end_session(rq)) != DB_OK)
+		return app_db_error(rq, rs, rc);
 	sess_new(cookie, hash);
 	params[0] = hash;
 	params[1] = uid;
@@ -292,19 +306,10 @@ post_signin(struct req *rq, struct resp *rs)
 static int
 post_signout(struct req *rq, struct resp *rs)
 {
-	const char *params[1];
-	PGresult *r;
 	int rc;
 
-	/* The trigger on sessions sends session:<hash> on keycast_revoke:
-	 * this session's open sockets close with 4401. */
-	if (rq->viewer.session != NULL) {
-		params[0] = rq->viewer.session;
-		rc = db_exec(rq->app->db, "acct_session_end", 1, params, &r);
-		if (rc != DB_OK)
-			return app_db_error(rq, rs, rc);
-		PQclear(r);
-	}
+	if ((rc = end_session(rq)) != DB_OK)
+		return app_db_error(rq, rs, rc);
 	set_cookie(rq, rs, "");
 	return app_mutated(rq, rs, "/");
 }
