@@ -19,7 +19,7 @@ for (const r of rows.filter((x) => x.phase === 'revoke'))
 		`(from the commit's return: p50 ${r.fromCommitReturnP50ms}, p99 ${r.fromCommitReturnP99ms} ms); close codes ${JSON.stringify(r.codes)}; ` +
 		`revokes ${r.revokes}, revoke closes ${r.revokeCloses}; other clients still open ${r.bgStillOpen}/${r.background}.`);
 for (const r of rows.filter((x) => x.phase === 'storm'))
-	console.log(`\nReconnect storm (${r.N} clients, ${r.V} views, --app-conns ${r.appConns}): pushd stop+start ${r.restartMs} ms; ` +
+	console.log(`\nReconnect storm (${r.N} clients, ${r.V} views, --app-conns ${r.appConns}, each authorize held ${r.authzDelayMs} ms by the app): pushd stop+start ${r.restartMs} ms; ` +
 		`all live ${r.allLiveFromUpMs} ms after pushd was healthy again (${r.allLiveFromKillMs} ms after the stop began); ` +
 		`per client p50 ${r.p50LiveFromUpMs} ms, p99 ${r.p99LiveFromUpMs} ms; authorize requests ${r.authorizes}; ` +
 		`app peak in flight ${r.appPeakInFlight} (<= ${r.appConns}: ${r.appPeakInFlight <= r.appConns ? 'yes' : 'NO'}).`);

@@ -186,8 +186,10 @@ if (PHASES.includes('revoke')) {
 	await closeAll(bg);
 }
 
-if (PHASES.includes('storm')) {
-	log(`reconnect storm: ${STORM_N} clients over ${STORM_V} views, then pushd restarts`);
+const STORM_MS = (E.VIEWERS_STORM_AUTHZ_MS ?? '1 0').split(/\s+/).filter(Boolean).map(Number);
+for (const ms of PHASES.includes('storm') ? STORM_MS : []) {
+	await ctl(`/delay?ms=${ms}`);
+	log(`reconnect storm: ${STORM_N} clients over ${STORM_V} views, authorize held ${ms} ms, then pushd restarts`);
 	const cs = await openAll(STORM_N, STORM_V, 'st-', { reconnect: true });
 	await ctl('/reset');
 	for (const c of cs) c.live = false;
@@ -205,7 +207,7 @@ if (PHASES.includes('storm')) {
 	const m = await metrics();
 	const lives = cs.map((c) => c.tLive - tUp);
 	const o = {
-		phase: 'storm', N: STORM_N, V: STORM_V, appConns: Number(E.KC_APP_CONNS),
+		phase: 'storm', N: STORM_N, V: STORM_V, appConns: Number(E.KC_APP_CONNS), authzDelayMs: ms,
 		restartMs: r2(tUp - tKill), allLiveFromUpMs: r2(tAll - tUp), allLiveFromKillMs: r2(tAll - tKill),
 		p50LiveFromUpMs: r2(pct(lives, 50)), p99LiveFromUpMs: r2(pct(lives, 99)),
 		authorizes: st.authorizes - a0, appPeakInFlight: st.peak,
@@ -215,4 +217,5 @@ if (PHASES.includes('storm')) {
 	out(o);
 	await closeAll(cs);
 }
+await ctl(`/delay?ms=${E.VIEWERS_AUTHZ_MS ?? 1}`);
 await db.end();
