@@ -31,12 +31,18 @@
 #             started again; time until every client has a fragment from the
 #             new pushd, and the app's peak of requests in flight (must stay
 #             <= --app-conns, KC_APP_CONNS).
+#   floor     before the fan-outs, for each N: the same clients on
+#             bench/fanout/floor.c (one write() of one pre-encoded frame per
+#             client on POST /trigger; port 28084, VIEWERS_FLOOR_PORT=0
+#             skips), for p99 and CPU per frame against the floor.
 # Raw JSON lines: $KC_VAR/viewers/results.jsonl.
 #
 # Settings (environment): VIEWERS_NS ("1000 10000"), VIEWERS_VS ("1 4 16"),
 # VIEWERS_UPDATES (5), VIEWERS_REVOKES (50), VIEWERS_REVOKE_BG (1000),
 # VIEWERS_STORM_N (10000), VIEWERS_STORM_V (16), VIEWERS_STORM_AUTHZ_MS ("1 0":
-# one storm per value, the app holding each authorize that long), VIEWERS_PHASES ("fanout
+# one storm per value, the app holding each authorize that long),
+# VIEWERS_STORM_APP_CONNS (KC_APP_CONNS: the restarted pushd's --app-conns,
+# one storm per value and hold time), VIEWERS_PHASES ("fanout
 # revoke storm"), VIEWERS_AUTHZ_MS (1: the app's time per authorize, held
 # with a timer, standing in for a session lookup), VIEWERS_SKIP_BUILD (0),
 # KC_APP_CONNS (4), plus the KC_* of tools/lib.sh (here var/bench-viewers,
@@ -71,6 +77,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	kc_stop_pid bench-viewers-app
+	kc_stop_pid bench-viewers-floor
 	"$root/tools/stack" down >/dev/null 2>&1 || true
 	exit $rc
 }
@@ -92,7 +99,19 @@ kc_wait 10 curl -sf "http://127.0.0.1:$VIEWERS_CTL_PORT/stats" ||
 "$root/tools/stack" up pushd
 kc_log "pushd $(cat "$KC_VAR/run/pushd.pid"): --app unix:$KC_FCGI_SOCKET --app-conns $KC_APP_CONNS $KC_PUSHD_FLAGS"
 
-export VIEWERS_CTL_PORT
+# The floor of bench/fanout.sh, for CPU per frame and p99 against it:
+# the same Node.js clients, a fragment of the same shape.
+: "${VIEWERS_FLOOR_PORT:=28084}"
+if [ "$VIEWERS_FLOOR_PORT" != 0 ]; then
+	kc_check_port 127.0.0.1 "$VIEWERS_FLOOR_PORT" "the floor's" VIEWERS_FLOOR_PORT
+	gcc -O2 -Wall -o "$out/floor" "$root/bench/fanout/floor.c" -lcrypto
+	printf '<p data-view="v0">/k @COUNT@</p>' > "$out/template.html"
+	kc_spawn bench-viewers-floor "$out/floor" --listen "127.0.0.1:$VIEWERS_FLOOR_PORT" --template "$out/template.html"
+	kc_wait 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$VIEWERS_FLOOR_PORT)" || kc_die "the floor did not start"
+	VIEWERS_FLOOR_PID=$(cat "$KC_VAR/run/bench-viewers-floor.pid")
+	export VIEWERS_FLOOR_PID
+fi
+export VIEWERS_CTL_PORT VIEWERS_FLOOR_PORT
 export VIEWERS_RESTART="'$root/tools/stack' stop pushd && '$root/tools/stack' up pushd"
 t_start=$SECONDS
 node "$here/run.mjs" | tee -a "$jsonl"

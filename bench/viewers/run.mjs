@@ -49,14 +49,14 @@ const pushdPid = () => Number(readFileSync(`${E.KC_VAR}/run/pushd.pid`, 'utf8'))
 // One client: cookie kc_session=VIEW.ID; messages counted with the time of
 // the latest; reconnects (after 50..150 ms) if `reconnect` is set.
 class C {
-	constructor(view, id, { reconnect = false } = {}) {
-		this.view = view; this.id = id; this.reconnect = reconnect;
+	constructor(view, id, { reconnect = false, port = PORT } = {}) {
+		this.view = view; this.id = id; this.reconnect = reconnect; this.port = port;
 		this.n = 0; this.tLast = 0; this.close = null; this.live = false; this.gen = 0;
 	}
 	open() {
 		return new Promise((resolve) => {
-			const ws = new WebSocket(`ws://127.0.0.1:${PORT}/__realtime?key=${encodeURIComponent(KEY)}&url=${encodeURIComponent(KEY)}`, {
-				origin: `http://127.0.0.1:${PORT}`, headers: { Cookie: `kc_session=${this.view}.${this.id}` },
+			const ws = new WebSocket(`ws://127.0.0.1:${this.port}/__realtime?key=${encodeURIComponent(KEY)}&url=${encodeURIComponent(KEY)}`, {
+				origin: `http://127.0.0.1:${this.port}`, headers: { Cookie: `kc_session=${this.view}.${this.id}` },
 				perMessageDeflate: false, handshakeTimeout: 30000,
 			});
 			this.ws = ws; this.live = false; this.close = null;
@@ -99,8 +99,9 @@ async function openAll(n, V, prefix, opts) {
 	await until(`${n} first fragments`, () => cs.every((c) => c.live), 60000);
 	return cs;
 }
-async function closeAll(cs) {
+async function closeAll(cs, floor = false) {
 	for (const c of cs) c.terminate();
+	if (floor) { await sleep(1000); return; }
 	for (let i = 0; i < 300; i++) { if ((await metrics()).keycast_clients === 0) break; await sleep(100); }
 	await sleep(300);
 }
@@ -130,7 +131,37 @@ async function update(cs) {
 	};
 }
 
+// The floor (bench/fanout/floor.c): one write() of one pre-encoded frame
+// per client on POST /trigger; same clients, same clock.
+const FLOOR = Number(E.VIEWERS_FLOOR_PORT ?? 0), FLOOR_PID = Number(E.VIEWERS_FLOOR_PID ?? 0);
+async function floorUpdate(cs) {
+	const base = cs.map((c) => c.n);
+	const c0 = cpuNs(FLOOR_PID);
+	const t0 = now();
+	const r = await fetch(`http://127.0.0.1:${FLOOR}/trigger`, { method: 'POST' });
+	await r.arrayBuffer();
+	await until('every client has the floor frame', () => cs.every((c, i) => c.n > base[i]), 30000);
+	await sleep(50);
+	const c1 = cpuNs(FLOOR_PID);
+	return { cpuNs: c1 - c0, frames: cs.length, lat: cs.map((c) => c.tLast - t0) };
+}
+
 if (PHASES.includes('fanout')) {
+	if (FLOOR) for (const N of NS) {
+		log(`floor: ${N} clients`);
+		const cs = [];
+		for (let i = 0; i < N; i++) cs.push(new C('v0', `fl${i}`, { port: FLOOR }));
+		for (let i = 0; i < N; i += 500) await Promise.all(cs.slice(i, i + 500).map((c) => c.open()));
+		await until(`${N} first frames from the floor`, () => cs.every((c) => c.live), 60000);
+		await floorUpdate(cs);
+		const rs = [];
+		for (let u = 0; u < UPDATES; u++) rs.push(await floorUpdate(cs));
+		const lat = rs.flatMap((r) => r.lat);
+		const cpu = rs.reduce((a, r) => a + r.cpuNs, 0), frames = rs.reduce((a, r) => a + r.frames, 0);
+		out({ phase: 'floor', N, updates: UPDATES, p50ms: r2(pct(lat, 50)), p99ms: r2(pct(lat, 99)), maxms: r2(Math.max(...lat)),
+			cpuUsPerFrame: r2(cpu / frames / 1000), cpuMsPerUpdate: r2(cpu / UPDATES / 1e6) });
+		await closeAll(cs, true);
+	}
 	for (const N of NS) {
 		for (const V of VS) {
 			log(`fan-out: ${N} clients over ${V} view class(es)`);
@@ -187,16 +218,18 @@ if (PHASES.includes('revoke')) {
 }
 
 const STORM_MS = (E.VIEWERS_STORM_AUTHZ_MS ?? '1 0').split(/\s+/).filter(Boolean).map(Number);
-for (const ms of PHASES.includes('storm') ? STORM_MS : []) {
+const STORM_CONNS = (E.VIEWERS_STORM_APP_CONNS ?? E.KC_APP_CONNS).split(/\s+/).filter(Boolean).map(Number);
+const storms = PHASES.includes('storm') ? STORM_CONNS.flatMap((k) => STORM_MS.map((ms) => [k, ms])) : [];
+for (const [appConns, ms] of storms) {
 	await ctl(`/delay?ms=${ms}`);
-	log(`reconnect storm: ${STORM_N} clients over ${STORM_V} views, authorize held ${ms} ms, then pushd restarts`);
+	log(`reconnect storm: ${STORM_N} clients over ${STORM_V} views, authorize held ${ms} ms, then pushd restarts with --app-conns ${appConns}`);
 	const cs = await openAll(STORM_N, STORM_V, 'st-', { reconnect: true });
 	await ctl('/reset');
 	for (const c of cs) c.live = false;
 	const a0 = (await ctl('/stats')).authorizes;
 	const tKill = now();
 	let tUp = 0;
-	const restart = new Promise((resolve, reject) => execFile('bash', ['-c', E.VIEWERS_RESTART], (err, so, se) => {
+	const restart = new Promise((resolve, reject) => execFile('bash', ['-c', E.VIEWERS_RESTART], { env: { ...process.env, KC_APP_CONNS: String(appConns) } }, (err, so, se) => {
 		if (err) reject(new Error(`restart: ${se}`)); else { tUp = now(); resolve(); }
 	}));
 	let tAll = 0;
@@ -205,11 +238,14 @@ for (const ms of PHASES.includes('storm') ? STORM_MS : []) {
 	await watch;
 	const st = await ctl('/stats');
 	const m = await metrics();
-	const lives = cs.map((c) => c.tLive - tUp);
+	// From the first client live on the new pushd (tools/stack up returns
+	// only after its healthz poll, up to ~50 ms after pushd listens).
+	const tFirst = Math.min(...cs.map((c) => c.tLive));
+	const lives = cs.map((c) => c.tLive - tFirst);
 	const o = {
-		phase: 'storm', N: STORM_N, V: STORM_V, appConns: Number(E.KC_APP_CONNS), authzDelayMs: ms,
-		restartMs: r2(tUp - tKill), allLiveFromUpMs: r2(tAll - tUp), allLiveFromKillMs: r2(tAll - tKill),
-		p50LiveFromUpMs: r2(pct(lives, 50)), p99LiveFromUpMs: r2(pct(lives, 99)),
+		phase: 'storm', N: STORM_N, V: STORM_V, appConns, authzDelayMs: ms,
+		restartMs: r2(tUp - tKill), allLiveFromFirstMs: r2(tAll - tFirst), allLiveFromUpMs: r2(tAll - tUp), allLiveFromKillMs: r2(tAll - tKill),
+		p50LiveFromFirstMs: r2(pct(lives, 50)), p99LiveFromFirstMs: r2(pct(lives, 99)),
 		authorizes: st.authorizes - a0, appPeakInFlight: st.peak,
 		pushdAuthorizations: Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('keycast_authorizations_total'))),
 		pushdClients: m.keycast_clients,
