@@ -38,10 +38,10 @@
 # Raw JSON lines: $KC_VAR/viewers/results.jsonl.
 #
 # Settings (environment): VIEWERS_NS ("1000 10000"), VIEWERS_VS ("1 4 16"),
-# VIEWERS_UPDATES (5), VIEWERS_REVOKES (50), VIEWERS_REVOKE_BG (1000),
+# VIEWERS_UPDATES (10), VIEWERS_REVOKES (50), VIEWERS_REVOKE_BG (1000),
 # VIEWERS_STORM_N (10000), VIEWERS_STORM_V (16), VIEWERS_STORM_AUTHZ_MS ("1 0":
 # one storm per value, the app holding each authorize that long),
-# VIEWERS_STORM_APP_CONNS (KC_APP_CONNS: the restarted pushd's --app-conns,
+# VIEWERS_STORM_APP_CONNS ("1 4 16": the restarted pushd's --app-conns,
 # one storm per value and hold time), VIEWERS_PHASES ("fanout
 # revoke storm"), VIEWERS_AUTHZ_MS (1: the app's time per authorize, held
 # with a timer, standing in for a session lookup), VIEWERS_SKIP_BUILD (0),

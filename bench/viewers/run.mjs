@@ -14,7 +14,7 @@ const PORT = Number(E.KC_PUSHD_PORT), CTL = Number(E.VIEWERS_CTL_PORT);
 const KEY = '/k';
 const NS = (E.VIEWERS_NS ?? '1000 10000').split(/\s+/).filter(Boolean).map(Number);
 const VS = (E.VIEWERS_VS ?? '1 4 16').split(/\s+/).filter(Boolean).map(Number);
-const UPDATES = Number(E.VIEWERS_UPDATES ?? 5);
+const UPDATES = Number(E.VIEWERS_UPDATES ?? 10);
 const REVOKES = Number(E.VIEWERS_REVOKES ?? 50);
 const STORM_N = Number(E.VIEWERS_STORM_N ?? 10000);
 const STORM_V = Number(E.VIEWERS_STORM_V ?? 16);
@@ -218,7 +218,7 @@ if (PHASES.includes('revoke')) {
 }
 
 const STORM_MS = (E.VIEWERS_STORM_AUTHZ_MS ?? '1 0').split(/\s+/).filter(Boolean).map(Number);
-const STORM_CONNS = (E.VIEWERS_STORM_APP_CONNS ?? E.KC_APP_CONNS).split(/\s+/).filter(Boolean).map(Number);
+const STORM_CONNS = (E.VIEWERS_STORM_APP_CONNS ?? '1 4 16').split(/\s+/).filter(Boolean).map(Number);
 const storms = PHASES.includes('storm') ? STORM_CONNS.flatMap((k) => STORM_MS.map((ms) => [k, ms])) : [];
 for (const [appConns, ms] of storms) {
 	await ctl(`/delay?ms=${ms}`);
