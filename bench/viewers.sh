@@ -38,7 +38,8 @@
 # Raw JSON lines: $KC_VAR/viewers/results.jsonl.
 #
 # Settings (environment): VIEWERS_NS ("1000 10000"), VIEWERS_VS ("1 4 16"),
-# VIEWERS_UPDATES (10), VIEWERS_REVOKES (50), VIEWERS_REVOKE_BG (1000),
+# VIEWERS_ROUNDS (3: each round runs the floor and every V on fresh
+# connections, the order rotating), VIEWERS_UPDATES (10), VIEWERS_REVOKES (50), VIEWERS_REVOKE_BG (1000),
 # VIEWERS_STORM_N (10000), VIEWERS_STORM_V (16), VIEWERS_STORM_AUTHZ_MS ("1 0":
 # one storm per value, the app holding each authorize that long),
 # VIEWERS_STORM_APP_CONNS ("1 4 16": the restarted pushd's --app-conns,

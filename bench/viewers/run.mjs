@@ -146,41 +146,51 @@ async function floorUpdate(cs) {
 	return { cpuNs: c1 - c0, frames: cs.length, lat: cs.map((c) => c.tLast - t0) };
 }
 
+// Each round runs the floor and every V once on fresh connections, the
+// order rotating per round (the first contender after a pause ran slower).
+const ROUNDS = Number(E.VIEWERS_ROUNDS ?? 3);
+async function floorRun(N, round) {
+	log(`floor: ${N} clients (round ${round + 1})`);
+	const cs = [];
+	for (let i = 0; i < N; i++) cs.push(new C('v0', `fl${i}`, { port: FLOOR }));
+	for (let i = 0; i < N; i += 500) await Promise.all(cs.slice(i, i + 500).map((c) => c.open()));
+	await until(`${N} first frames from the floor`, () => cs.every((c) => c.live), 60000);
+	await floorUpdate(cs);
+	const rs = [];
+	for (let u = 0; u < UPDATES; u++) rs.push(await floorUpdate(cs));
+	const lat = rs.flatMap((r) => r.lat);
+	const cpu = rs.reduce((a, r) => a + r.cpuNs, 0), frames = rs.reduce((a, r) => a + r.frames, 0);
+	out({ phase: 'floor', N, round, updates: UPDATES, p50ms: r2(pct(lat, 50)), p99ms: r2(pct(lat, 99)), maxms: r2(Math.max(...lat)),
+		cpuNs: cpu, frames, cpuUsPerFrame: r2(cpu / frames / 1000), cpuMsPerUpdate: r2(cpu / UPDATES / 1e6) });
+	await closeAll(cs, true);
+}
+async function viewsRun(N, V, round) {
+	log(`fan-out: ${N} clients over ${V} view class(es) (round ${round + 1})`);
+	const cs = await openAll(N, V, `f${N}x${V}r${round}-`);
+	await update(cs); // warm-up, not reported
+	const rs = [];
+	for (let u = 0; u < UPDATES; u++) rs.push(await update(cs));
+	const lat = rs.flatMap((r) => r.lat);
+	const cpu = rs.reduce((a, r) => a + r.cpuNs, 0), frames = rs.reduce((a, r) => a + r.frames, 0);
+	out({
+		phase: 'fanout', N, V, round, updates: UPDATES,
+		rendersPerUpdate: rs.map((r) => r.renders), appRendersPerUpdate: rs.map((r) => r.appRenders),
+		framesPerUpdate: rs.map((r) => r.frames),
+		p50ms: r2(pct(lat, 50)), p99ms: r2(pct(lat, 99)), maxms: r2(Math.max(...lat)),
+		cpuNs: cpu, frames, cpuUsPerFrame: r2(cpu / frames / 1000), cpuMsPerUpdate: r2(cpu / UPDATES / 1e6),
+		extraMessages: rs.reduce((a, r) => a + r.extra, 0),
+	});
+	await closeAll(cs);
+}
 if (PHASES.includes('fanout')) {
-	if (FLOOR) for (const N of NS) {
-		log(`floor: ${N} clients`);
-		const cs = [];
-		for (let i = 0; i < N; i++) cs.push(new C('v0', `fl${i}`, { port: FLOOR }));
-		for (let i = 0; i < N; i += 500) await Promise.all(cs.slice(i, i + 500).map((c) => c.open()));
-		await until(`${N} first frames from the floor`, () => cs.every((c) => c.live), 60000);
-		await floorUpdate(cs);
-		const rs = [];
-		for (let u = 0; u < UPDATES; u++) rs.push(await floorUpdate(cs));
-		const lat = rs.flatMap((r) => r.lat);
-		const cpu = rs.reduce((a, r) => a + r.cpuNs, 0), frames = rs.reduce((a, r) => a + r.frames, 0);
-		out({ phase: 'floor', N, updates: UPDATES, p50ms: r2(pct(lat, 50)), p99ms: r2(pct(lat, 99)), maxms: r2(Math.max(...lat)),
-			cpuUsPerFrame: r2(cpu / frames / 1000), cpuMsPerUpdate: r2(cpu / UPDATES / 1e6) });
-		await closeAll(cs, true);
-	}
+	const who = [...(FLOOR ? ['floor'] : []), ...VS];
 	for (const N of NS) {
-		for (const V of VS) {
-			log(`fan-out: ${N} clients over ${V} view class(es)`);
-			const cs = await openAll(N, V, `f${N}x${V}-`);
-			await update(cs); // warm-up, not reported
-			const rs = [];
-			for (let u = 0; u < UPDATES; u++) rs.push(await update(cs));
-			const lat = rs.flatMap((r) => r.lat);
-			const cpu = rs.reduce((a, r) => a + r.cpuNs, 0), frames = rs.reduce((a, r) => a + r.frames, 0);
-			const o = {
-				phase: 'fanout', N, V, updates: UPDATES,
-				rendersPerUpdate: rs.map((r) => r.renders), appRendersPerUpdate: rs.map((r) => r.appRenders),
-				framesPerUpdate: rs.map((r) => r.frames),
-				p50ms: r2(pct(lat, 50)), p99ms: r2(pct(lat, 99)), maxms: r2(Math.max(...lat)),
-				cpuUsPerFrame: r2(cpu / frames / 1000), cpuMsPerUpdate: r2(cpu / UPDATES / 1e6),
-				extraMessages: rs.reduce((a, r) => a + r.extra, 0),
-			};
-			out(o);
-			await closeAll(cs);
+		for (let round = 0; round < ROUNDS; round++) {
+			const order = who.map((_, i) => who[(i + round) % who.length]);
+			for (const w of order) {
+				if (w === 'floor') await floorRun(N, round);
+				else await viewsRun(N, w, round);
+			}
 		}
 	}
 }
