@@ -25,7 +25,9 @@
 #   revoke    VIEWERS_REVOKES tries with VIEWERS_REVOKE_BG other clients
 #             connected: a client is put on the app's deny list, then
 #             pg_notify('keycast_revoke','user:ID') in its own transaction;
-#             time until the client has the close frame (4403).
+#             time until the client has the close frame (4403). Then 3
+#             times one tag carried by VIEWERS_REVOKE_MANY (1000) clients:
+#             time until every one has its close frame.
 #   storm     VIEWERS_STORM_N clients (VIEWERS_STORM_V views) that reconnect
 #             50-150 ms after a close; pushd is stopped (SIGTERM) and
 #             started again; time until every client has a fragment from the

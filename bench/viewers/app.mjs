@@ -17,7 +17,7 @@ let authzDelay = Number(delay);
 app.authorize = (p) => {
 	const m = /kc_session=([^;.]+)\.([^;]*)/.exec(p.HTTP_COOKIE ?? '');
 	if (!m) return { view: 'anon', delayMs: authzDelay };
-	if (deny.has(m[2])) return { status: 403, body: 'revoked' };
+	if (deny.has(m[2])) return { status: 403, body: 'revoked', delayMs: authzDelay };
 	return { view: m[1], tags: [`user:${m[2]}`], delayMs: authzDelay };
 };
 // The responder keeps every request's params (for the tests): drop them.

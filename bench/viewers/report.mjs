@@ -42,6 +42,13 @@ for (const r of rows.filter((x) => x.phase === 'revoke'))
 	console.log(`Revocation (${r.tries} tries, ${r.background} other clients): NOTIFY sent -> close frame p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, max ${r.maxms} ms ` +
 		`(from the commit's return: p50 ${r.fromCommitReturnP50ms}, p99 ${r.fromCommitReturnP99ms} ms); close codes ${JSON.stringify(r.codes)}; ` +
 		`revokes ${r.revokes}, revoke closes ${r.revokeCloses}; other clients still open ${r.bgStillOpen}/${r.background}.`);
+const many = rows.filter((x) => x.phase === 'revoke-many');
+if (many.length) {
+	console.log('\n| one tag on N clients | try | all closed (ms) | p50 / p99 (ms) | closed 4403 | authorize requests | app peak in flight |');
+	console.log('|---:|---:|---:|---|---:|---:|---:|');
+	for (const r of many)
+		console.log(`| ${r.clients} | ${r.try + 1} | ${r.maxms} | ${r.p50ms} / ${r.p99ms} | ${r.closed4403} | ${r.authorizes} | ${r.appPeakInFlight} (cap ${r.appConns}) |`);
+}
 const storms = rows.filter((x) => x.phase === 'storm');
 if (storms.length) {
 	console.log('\n| storm: clients | --app-conns | app holds each authorize | all live, from the first live (ms) | per client p50 / p99 (ms) | from the stop (ms) | authorize requests | app peak in flight |');

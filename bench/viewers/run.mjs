@@ -225,6 +225,29 @@ if (PHASES.includes('revoke')) {
 	};
 	out(o);
 	await closeAll(bg);
+
+	// One tag on many sockets: every client of one "user" revoked at once.
+	const MANY = Number(E.VIEWERS_REVOKE_MANY ?? 1000);
+	for (let k = 0; MANY && k < 3; k++) {
+		log(`revocation of one tag carried by ${MANY} clients (4 views), try ${k + 1}/3`);
+		const id = `many${k}`;
+		const cs = [];
+		for (let i = 0; i < MANY; i++) cs.push(new C(`v${i % 4}`, id));
+		for (let i = 0; i < MANY; i += 500) await Promise.all(cs.slice(i, i + 500).map((c) => c.open()));
+		await until('first fragments', () => cs.every((c) => c.live), 60000);
+		await ctl('/reset');
+		await ctl(`/deny?id=${id}`);
+		await sleep(50);
+		const t0 = now();
+		await db.query("SELECT pg_notify('keycast_revoke', $1)", [`user:${id}`]);
+		await until('every close frame', () => cs.every((c) => c.close), 30000);
+		const l = cs.map((c) => c.close.t - t0);
+		const st = await ctl('/stats');
+		out({ phase: 'revoke-many', clients: MANY, try: k, p50ms: r2(pct(l, 50)), p99ms: r2(pct(l, 99)), maxms: r2(Math.max(...l)),
+			closed4403: cs.filter((c) => c.close.code === 4403).length, authorizes: st.authorizes, appPeakInFlight: st.peak,
+			appConns: Number(E.KC_APP_CONNS) });
+		await closeAll(cs);
+	}
 }
 
 const STORM_MS = (E.VIEWERS_STORM_AUTHZ_MS ?? '1 0').split(/\s+/).filter(Boolean).map(Number);
