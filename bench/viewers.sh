@@ -48,7 +48,7 @@
 # one storm per value and hold time), VIEWERS_PHASES ("fanout
 # revoke storm"), VIEWERS_AUTHZ_MS (1: the app's time per authorize, held
 # with a timer, standing in for a session lookup), VIEWERS_SKIP_BUILD (0),
-# KC_APP_CONNS (4), plus the KC_* of tools/lib.sh (here var/bench-viewers,
+# KC_APP_CONNS (4, pushd's own default; tools/lib.sh has 2), plus the KC_* of tools/lib.sh (here var/bench-viewers,
 # ports 28080-28082, 28432; KC_PUSHD_FLAGS "--max-clients 19500
 # --max-conns-per-addr 20000 --log-level warn").
 set -euo pipefail
