@@ -33,24 +33,26 @@
 #             started again; time until every client has a fragment from the
 #             new pushd, and the app's peak of requests in flight (must stay
 #             <= --app-conns, KC_APP_CONNS).
-#   floor     before the fan-outs, for each N: the same clients on
+#   floor     in every fan-out round, for each N: the same clients on
 #             bench/fanout/floor.c (one write() of one pre-encoded frame per
 #             client on POST /trigger; port 28084, VIEWERS_FLOOR_PORT=0
 #             skips), for p99 and CPU per frame against the floor.
-# Raw JSON lines: $KC_VAR/viewers/results.jsonl.
+# Raw JSON lines: $KC_VAR/viewers/results.jsonl; tables: stdout and
+# $KC_VAR/viewers/report.md (bench/viewers/report.mjs).
 #
 # Settings (environment): VIEWERS_NS ("1000 10000"), VIEWERS_VS ("1 4 16"),
 # VIEWERS_ROUNDS (3: each round runs the floor and every V on fresh
-# connections, the order rotating), VIEWERS_UPDATES (10), VIEWERS_REVOKES (50), VIEWERS_REVOKE_BG (1000),
-# VIEWERS_STORM_N (10000), VIEWERS_STORM_V (16), VIEWERS_STORM_AUTHZ_MS ("1 0":
-# one storm per value, the app holding each authorize that long),
-# VIEWERS_STORM_APP_CONNS ("1 4 16": the restarted pushd's --app-conns,
-# one storm per value and hold time), VIEWERS_PHASES ("fanout
-# revoke storm"), VIEWERS_AUTHZ_MS (1: the app's time per authorize, held
-# with a timer, standing in for a session lookup), VIEWERS_SKIP_BUILD (0),
-# KC_APP_CONNS (4, pushd's own default; tools/lib.sh has 2), plus the KC_* of tools/lib.sh (here var/bench-viewers,
-# ports 28080-28082, 28432; KC_PUSHD_FLAGS "--max-clients 19500
-# --max-conns-per-addr 20000 --log-level warn").
+# connections, the order rotating), VIEWERS_UPDATES (10), VIEWERS_REVOKES
+# (50), VIEWERS_REVOKE_BG (1000), VIEWERS_REVOKE_MANY (1000; 0 skips),
+# VIEWERS_STORM_N (10000), VIEWERS_STORM_V (16), VIEWERS_STORM_AUTHZ_MS
+# ("1 0": the app's hold per authorize in the storms), VIEWERS_STORM_APP_CONNS
+# ("1 4 16": the restarted pushd's --app-conns; one storm per pair),
+# VIEWERS_PHASES ("fanout revoke storm"), VIEWERS_AUTHZ_MS (1: the app's
+# time per authorize, held with a timer, standing in for a session lookup),
+# VIEWERS_SKIP_BUILD (0), KC_APP_CONNS (4, pushd's own default;
+# tools/lib.sh has 2), plus the KC_* of tools/lib.sh (here
+# var/bench-viewers, ports 28080-28082 and 28432; KC_PUSHD_FLAGS
+# "--max-clients 19500 --max-conns-per-addr 20000 --log-level warn").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/bench/viewers
