@@ -8,8 +8,8 @@
 # Its own stack (tools/lib.sh, like bench/fanout.sh and bench/soak.sh):
 # PostgreSQL on 28432, keycast-pushd on 28081, the release build in
 # build/release. pushd's --app is NOT keycast-fcgi but bench/viewers/app.mjs,
-# a copy of the pushd tests' FastCGI responder (tests/integration/
-# fcgi_app.mjs) run as its own Node.js process: it authorizes a cookie
+# the pushd tests' FastCGI responder (tests/integration/fcgi_app.mjs) run
+# as its own Node.js process: it authorizes a cookie
 # kc_session=VIEW.ID with view VIEW and tag user:ID (403 once the driver put
 # ID on its deny list), renders "<p data-view=VIEW>..." per view, and counts
 # the requests it holds at once (peak) on a control port (28090).

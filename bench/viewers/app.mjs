@@ -1,6 +1,5 @@
-// The app side for bench/viewers.sh: bench/viewers/fcgi_app.mjs (a copy of
-// tests/integration/fcgi_app.mjs, the FastCGI responder of the pushd tests)
-// run as its own process on a unix socket, with a view per cookie and an
+// The app side for bench/viewers.sh: tests/integration/fcgi_app.mjs (the
+// FastCGI responder of the pushd tests) run as its own process on a unix socket, with a view per cookie and an
 // HTTP control port for the benchmark driver.
 //   node app.mjs SOCKET CONTROL_PORT [AUTHZ_DELAY_MS]
 // Authorize: cookie kc_session=VIEW.ID -> 200, Keycast-View VIEW, tags
@@ -8,7 +7,7 @@
 // Control: GET /stats -> {authorizes, renders, peak, inflight, viewRenders};
 // GET /deny?id=ID; GET /delay?ms=MS (authorize hold); GET /reset (peak and counters to 0).
 import http from 'node:http';
-import { startApp } from './fcgi_app.mjs';
+import { startApp } from '../../tests/integration/fcgi_app.mjs';
 
 const [sock, ctlPort, delay = '0'] = process.argv.slice(2);
 const deny = new Set();
