@@ -575,6 +575,21 @@
 			this.connect();
 	};
 
+	/* The page at this client's url as a Document, fresh and with the
+	 * browser's cookies; null when it did not answer 200. */
+	Client.prototype.fetchPage = function () {
+		return fetch(this.url, {
+			headers: { Accept: "text/html" },
+			credentials: "same-origin",
+			cache: "no-store"
+		}).then(function (res) {
+			return res.ok ? res.text() : null;
+		}).then(function (text) {
+			return text === null ? null :
+			    new DOMParser().parseFromString(text, "text/html");
+		});
+	};
+
 	/* After 4401: is this browser signed in again? The page says so with
 	 * data-viewer on its <body>; one check at a time. */
 	Client.prototype.checkSession = function () {
@@ -583,16 +598,7 @@
 		if (this.closedCode !== 4401 || this.ended || this.checking)
 			return;
 		this.checking = true;
-		fetch(this.url, {
-			headers: { Accept: "text/html" },
-			credentials: "same-origin",
-			cache: "no-store"
-		}).then(function (res) {
-			return res.ok ? res.text() : null;
-		}).then(function (text) {
-			var doc = text === null ? null :
-			    new DOMParser().parseFromString(text, "text/html");
-
+		this.fetchPage().then(function (doc) {
 			self.checking = false;
 			if (doc && doc.body && doc.body.hasAttribute("data-viewer"))
 				self.resume(doc);
@@ -676,18 +682,11 @@
 	Client.prototype.refresh = function () {
 		var self = this, seen = this.frames;
 
-		fetch(this.url, {
-			headers: { Accept: "text/html" },
-			credentials: "same-origin",
-			cache: "no-store"
-		}).then(function (res) {
-			return res.ok ? res.text() : null;
-		}).then(function (text) {
-			var doc, root;
+		this.fetchPage().then(function (doc) {
+			var root;
 
-			if (text === null || self.ended || self.frames !== seen)
+			if (doc === null || self.ended || self.frames !== seen)
 				return;
-			doc = new DOMParser().parseFromString(text, "text/html");
 			root = doc.querySelector("[data-rt-root][data-rt-key=\"" +
 			    self.key.replace(/["\\]/g, "\\$&") + "\"]") ||
 			    doc.querySelector("[data-rt-root]");
