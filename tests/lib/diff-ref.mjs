@@ -28,6 +28,9 @@ export function units(s) {
 // new fragment, or null when the ops are malformed: not an array, an
 // element that is not a non-zero integer or a string, a copy or skip past
 // the end, or a cursor short of the end after the last element.
+// JSON.parse is a little laxer than common/diff.c's reader (it takes 3.0,
+// 3e0 and lone surrogate escapes, which the encoder never writes); the
+// version check catches any result that differs.
 export function applyOps(base, opsText) {
 	let ops;
 	try {
