@@ -197,9 +197,9 @@ keys_check(struct keys *ks, int64_t now_ms)
 		metrics.quiet_key_warnings++;
 		log_notice("key %s has had clients (%lu now) for %" PRId64
 		    " s without a notify, while the similar key %s, which no "
-		    "client holds, was notified %" PRIu64 " times (last %"
-		    PRId64 " s ago): do the page and the NOTIFY name the same "
-		    "key?", hub_key_name(k), clients_of(k),
+		    "client holds, was notified (%" PRIu64 " notifies, the "
+		    "last %" PRId64 " s ago): do the page and the NOTIFY name "
+		    "the same key?", hub_key_name(k), clients_of(k),
 		    (now_ms - st->since_ms) / 1000, e->key, e->notifies,
 		    (now_ms - e->last_ms) / 1000);
 	}
