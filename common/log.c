@@ -16,7 +16,8 @@ static enum log_level	 log_lvl = LOG_INFO;
 static const char	*log_path;	/* borrowed from argv; NULL = stderr */
 static int		 log_fd = 2;
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = { "error", "warn", "notice", "info",
+    "debug" };
 
 void
 log_init(const char *prog, enum log_level level, const char *path)

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "clock.h"
 #include "hub.h"
+#include "keys.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@ struct pushd {
 	struct event_base	*base;
 	struct evdns_base	*dns;		/* names in --db and --app */
 	struct hub		*hub;
+	struct keys		*keys;		/* what /debug/keys shows */
 	struct rnd		*rnd;
 	struct vw		*vw;
 	struct pgl		*pgl;
@@ -195,6 +197,7 @@ on_notify(void *arg, const char *payload, size_t len)
 	}
 	log_debug("notify %s", payload);
 	hub_notify(pd->hub, payload, len);
+	keys_notified(pd->keys, payload, len, clock_ms());
 }
 
 static void
@@ -268,6 +271,8 @@ hook_metrics(void *arg, struct buf *out)
 		.clients = srv_clients(pd->srv),
 		.keys = hub_keys(pd->hub),
 		.views = hub_views(pd->hub),
+		.keys_never_notified = keys_never_notified(pd->keys),
+		.keys_unheld = keys_unheld(pd->keys),
 		.tags = vw_tags(pd->vw),
 		.authorizing = srv_authorizing(pd->srv),
 		.output_bytes = srv_output_bytes(pd->srv),
@@ -275,6 +280,14 @@ hook_metrics(void *arg, struct buf *out)
 	};
 
 	metrics_write(out, &g);
+}
+
+static void
+hook_debug_keys(void *arg, struct buf *out)
+{
+	struct pushd *pd = arg;
+
+	keys_report(pd->keys, clock_ms(), out);
 }
 
 static void
@@ -289,6 +302,7 @@ hook_drained(void *arg)
 static const struct srv_hooks srv_hooks = {
 	.healthy = hook_healthy,
 	.metrics = hook_metrics,
+	.debug_keys = hook_debug_keys,
 	.drained = hook_drained,
 };
 
@@ -407,7 +421,12 @@ usage(FILE *f)
 "                       (repeatable; default 127.0.0.1 and ::1)\n"
 "  --expose-metrics     serve /healthz and /metrics to any peer, not only\n"
 "                       loopback and unix-socket ones\n"
-"  --log-level LEVEL    error, warn, info (default) or debug\n"
+"  --quiet-key-warn SEC log once at notice a key that had clients this long\n"
+"                       without a notify while a similar key (case, a\n"
+"                       trailing /, a query string) was notified with no\n"
+"                       client (default 600; 0: never); GET /debug/keys\n"
+"                       (loopback only) lists both sides\n"
+"  --log-level LEVEL    error, warn, notice, info (default) or debug\n"
 "  --log-file PATH      append logs here instead of stderr (SIGHUP reopens)\n"
 "  --check URL          check once, instead of running, each link a push of\n"
 "                       URL takes: the database (--db), a LISTEN/NOTIFY\n"
@@ -470,7 +489,7 @@ enum {
 	OPT_KEY, OPT_VERSION, OPT_HELP, OPT_RENDER_TIMEOUT, OPT_QUEUE_TIMEOUT,
 	OPT_DB_RETRY, OPT_SEND_TIMEOUT, OPT_FRAME_TIMEOUT, OPT_MAX_OUTPUT,
 	OPT_PER_ADDR, OPT_TRUST_PROXY, OPT_REVOKE_CHANNEL, OPT_FORWARD_COOKIE,
-	OPT_MAX_VIEWS, OPT_REAUTH,
+	OPT_MAX_VIEWS, OPT_REAUTH, OPT_QUIET_KEY_WARN,
 };
 
 static const struct option options[] = {
@@ -497,6 +516,7 @@ static const struct option options[] = {
 	{ "max-conns-per-addr", required_argument, NULL, OPT_PER_ADDR },
 	{ "trust-proxy", required_argument, NULL, OPT_TRUST_PROXY },
 	{ "expose-metrics", no_argument, NULL, OPT_EXPOSE },
+	{ "quiet-key-warn", required_argument, NULL, OPT_QUIET_KEY_WARN },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "check", required_argument, NULL, OPT_CHECK },
@@ -518,7 +538,7 @@ main(int argc, char **argv)
 	const char *revoke_channel = "keycast_revoke";
 	char **forward = NULL;
 	size_t nforward = 0;
-	unsigned long max_views = 16, reauth = 600;
+	unsigned long max_views = 16, reauth = 600, quiet_key_warn = 600;
 	char **allow = NULL;
 	unsigned long app_conns = 4, max_clients = 0, max_urls = 32, ping = 25;
 	unsigned long wire_ms = RND_WIRE_MS, queue_ms = RND_QUEUE_MS;
@@ -643,6 +663,11 @@ main(int argc, char **argv)
 			trust[ntrust++] = optarg;
 			break;
 		case OPT_EXPOSE: cfg.expose = 1; break;
+		case OPT_QUIET_KEY_WARN:
+			if (parse_ulong("--quiet-key-warn", optarg, 0, 86400 * 7,
+			    &quiet_key_warn))
+				return 2;
+			break;
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(optarg, &level) != 0) {
 				fprintf(stderr, "keycast-pushd: unknown "
@@ -744,6 +769,7 @@ main(int argc, char **argv)
 	pd.hub = hub_new(&hub_ops, &pd, (unsigned)max_urls);
 	hub_set_max_inflight(pd.hub, (unsigned)app_conns);
 	hub_set_max_views(pd.hub, (unsigned)max_views);
+	pd.keys = keys_new(pd.base, pd.hub, (unsigned)quiet_key_warn);
 	if ((pd.rnd = rnd_new(pd.base, app, &(struct rnd_opts){
 	    .conns = (unsigned)app_conns, .wire_ms = (unsigned)wire_ms,
 	    .queue_ms = (unsigned)queue_ms, .dns = pd.dns }, err,
@@ -790,6 +816,7 @@ done:
 	srv_free(pd.srv);
 	vw_free(pd.vw);
 	pgl_free(pd.pgl);
+	keys_free(pd.keys);
 	hub_free(pd.hub);
 	rnd_free(pd.rnd);
 	if (pd.dns != NULL)
