@@ -12,13 +12,9 @@ import crypto from 'node:crypto';
 import { env, until, psql } from './lib.mjs';
 import { kc, connect, closeAll, metrics, metric, startPushd, settle, rawConnect, encodeFrame, OP } from './ws.mjs';
 import { startApp } from './fcgi_app.mjs';
-import { connectV2, v2Path, parseV2, version } from './v2.mjs';
+import { connectV2, v2Path, parseV2, version, list } from './v2.mjs';
 
 const BASE_PORT = env.pushdPort + 610;
-
-// Render n of a /list url: 30 items, the oldest drops off and one comes.
-export const list = (n) => `<ul>\n${Array.from({ length: 30 }, (_, i) =>
-	`<li id="m${n + i}">message ${n + i}: lorem ipsum dolor sit amet</li>\n`).join('')}</ul>\n`;
 
 async function setup(t, port, { flags = [] } = {}) {
 	const app = await startApp({ path: `${kc.KC_VAR}/run/delta-app-${port}.sock` });
@@ -123,7 +119,7 @@ test('a client that misses a frame (conflated while its socket is full) gets the
 test('resync: "r" gets each root in full; past --max-resyncs 1008; any other data frame 1003', async (t) => {
 	const port = BASE_PORT + 3;
 	const { keep } = await setup(t, port, { flags: ['--max-resyncs', '2'] });
-	const c = keep(await connectV2([['/list'], ['/list', '/list?b']], { port }));
+	const c = keep(await connectV2([['/list', '/list'], ['/list', '/list?b']], { port }));
 	await c.waitHtml('/list', '/list', (h) => h === list(1));
 	await c.waitHtml('/list', '/list?b', (h) => h === list(1));
 	notify('/list');

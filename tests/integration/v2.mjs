@@ -27,6 +27,11 @@ export function version(s) {
 	return h.toString(16).padStart(8, '0');
 }
 
+// Render n of a /list url in the tests' app: 30 items, the oldest drops
+// off and one comes, as the chat's last 50 do.
+export const list = (n) => `<ul>\n${Array.from({ length: 30 }, (_, i) =>
+	`<li id="m${n + i}">message ${n + i}: lorem ipsum dolor sit amet</li>\n`).join('')}</ul>\n`;
+
 export function units(s) {
 	return s === '' ? [] : s.split(/(?<=[>\n])/);
 }
