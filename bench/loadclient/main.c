@@ -227,7 +227,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "loadclient: %s: FAILED: %ld frames refused, "
 		    "%ld clients differ from the page\n", opt.label, refused,
 		    mismatched);
-		return 3;
+		return LC_EXIT_REFUSED;
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Forking and driving the workers (master.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -75,6 +76,19 @@ ms_start(void)
 	}
 }
 
+/* A worker exited: with its verdict if it refused frames (the others
+ * exit when the master's end of their control socket closes). */
+static void
+worker_gone(int w)
+{
+	int st = 0;
+
+	if (waitpid(ms.kids[w], &st, 0) == ms.kids[w] && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == LC_EXIT_REFUSED)
+		exit(LC_EXIT_REFUSED);
+	lc_die("worker %d is gone", w);
+}
+
 void
 ms_pump(int msecs, int (*done)(void))
 {
@@ -101,7 +115,7 @@ ms_pump(int msecs, int (*done)(void))
 			w = (int)(k - MS_KEY_CTL);
 			if (recv(ms.ctl[w], &m, sizeof(m), 0) !=
 			    (ssize_t)sizeof(m))
-				lc_die("worker %d is gone", w);
+				worker_gone(w);
 			ms.replies[w] = m.op;
 			ms.rvals[w] = (long)m.val;
 		}

@@ -5,6 +5,10 @@
 #include <netinet/in.h>
 #include <stdint.h>
 
+/* Exit status of a run in which a client refused a frame or holds
+ * something other than the page: the figures are void. */
+#define LC_EXIT_REFUSED	3
+
 /* Prints "loadclient: MESSAGE" and exits 1: the run is void. */
 void	lc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 	    noreturn));

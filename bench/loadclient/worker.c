@@ -278,9 +278,12 @@ refused(struct conn *c, const char *why)
 		    W.id, W.base + (c - W.c), why);
 	if (s->bad_err[0] == 0)
 		snprintf(s->bad_err, sizeof(s->bad_err), "%s", why);
-	if (opt.max_failures > 0 && s->bad >= opt.max_failures)
-		lc_die("%lld frames refused: the run is void",
+	if (opt.max_failures > 0 && s->bad >= opt.max_failures) {
+		fprintf(stderr, "loadclient: worker %d: %lld frames refused "
+		    "(--max-failures): the run is void\n", W.id,
 		    (long long)s->bad);
+		exit(LC_EXIT_REFUSED);
+	}
 	if (opt.v2)
 		send_resync(c);
 }
