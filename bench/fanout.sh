@@ -163,52 +163,10 @@ node_pid=$(cat "$KC_VAR/run/bench-node.pid")
 
 # nginx + nchan, one worker (single-threaded like pushd, the floor and
 # node), its own prefix and port.
-nc=$KC_VAR/nchan
-mkdir -p "$nc/tmp"
-cat > "$nc/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $nc/nginx.pid;
-error_log $KC_VAR/log/nchan-error.log warn;
-# Above the open-files limit on purpose: at 20000 nginx starts closing
-# connections it deems idle ("worker_connections are not enough, reusing
-# connections") before the limit on files is reached.
-events { worker_connections 30000; }
-http {
-	access_log off;
-	client_body_temp_path $nc/tmp/body;
-	proxy_temp_path $nc/tmp/proxy;
-	fastcgi_temp_path $nc/tmp/fastcgi;
-	uwsgi_temp_path $nc/tmp/uwsgi;
-	scgi_temp_path $nc/tmp/scgi;
-	client_body_buffer_size 64k;
-	server {
-		listen 127.0.0.1:$BENCH_NCHAN_PORT;
-		# Like /__realtime: a new subscriber gets the latest fragment
-		# (the only one kept, the oldest of the buffer).
-		nchan_message_buffer_length 1;
-		location = /sub {
-			nchan_subscriber websocket;
-			nchan_channel_id counter;
-			nchan_subscriber_first_message oldest;
-		}
-		location = /pub {
-			nchan_publisher;
-			nchan_channel_id counter;
-		}
-	}
-}
-CONF
-nginx -t -q -c "$nc/nginx.conf" -p "$nc" 2>>"$KC_VAR/log/nchan-error.log" ||
-	kc_die "nginx+nchan refused its configuration; see $KC_VAR/log/nchan-error.log"
-bench_spawn nchan nginx -c "$nc/nginx.conf" -p "$nc" -g 'daemon off;'
-nchan_master=$(cat "$KC_VAR/run/bench-nchan.pid")
+bench_nchan_up "$BENCH_NCHAN_PORT"
 kc_wait 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$BENCH_NODE_PORT) && (exec 3<>/dev/tcp/127.0.0.1/$BENCH_NCHAN_PORT) && (exec 3<>/dev/tcp/127.0.0.1/$BENCH_FLOOR_PORT)" ||
 	kc_die "the floor, node peer or nchan did not start; see $KC_VAR/log/"
-sleep 0.3
-nchan_pid=$(pgrep -P "$nchan_master" | head -1)
+nchan_pid=$(bench_nchan_worker)
 
 # Same host, 2 CPUs: unpinned, the load client's processes were woken onto
 # keycast-pushd's CPU during its fan-out and preempted it (~20 ms of

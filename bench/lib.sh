@@ -137,3 +137,58 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
 }
+
+# nginx + nchan on 127.0.0.1:PORT as our part "nchan": one worker
+# (single-threaded like pushd), its own prefix; subscribers on /sub
+# (WebSocket), publishes on /pub, one channel. A new subscriber gets the
+# latest message (the only one kept), as /__realtime gives the current
+# fragment. bench_nchan_worker prints the worker's pid once it listens.
+bench_nchan_up() {
+	local nc=$KC_VAR/nchan port=$1
+	mkdir -p "$nc/tmp"
+	cat > "$nc/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $nc/nginx.pid;
+error_log $KC_VAR/log/nchan-error.log warn;
+# Above the open-files limit on purpose: at 20000 nginx starts closing
+# connections it deems idle ("worker_connections are not enough, reusing
+# connections") before the limit on files is reached.
+events { worker_connections 30000; }
+http {
+	access_log off;
+	client_body_temp_path $nc/tmp/body;
+	proxy_temp_path $nc/tmp/proxy;
+	fastcgi_temp_path $nc/tmp/fastcgi;
+	uwsgi_temp_path $nc/tmp/uwsgi;
+	scgi_temp_path $nc/tmp/scgi;
+	client_body_buffer_size 64k;
+	server {
+		listen 127.0.0.1:$port;
+		nchan_message_buffer_length 1;
+		location = /sub {
+			nchan_subscriber websocket;
+			nchan_channel_id counter;
+			nchan_subscriber_first_message oldest;
+		}
+		location = /pub {
+			nchan_publisher;
+			nchan_channel_id counter;
+		}
+	}
+}
+CONF
+	nginx -t -q -c "$nc/nginx.conf" -p "$nc" 2>>"$KC_VAR/log/nchan-error.log" ||
+		kc_die "nginx+nchan refused its configuration; see $KC_VAR/log/nchan-error.log"
+	bench_spawn nchan nginx -c "$nc/nginx.conf" -p "$nc" -g 'daemon off;'
+	kc_wait 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$port)" ||
+		kc_die "nginx+nchan did not start; see $KC_VAR/log/nchan-error.log"
+}
+bench_nchan_worker() {
+	local master
+	master=$(cat "$KC_VAR/run/bench-nchan.pid")
+	kc_wait 10 pgrep -P "$master" || kc_die "nginx+nchan has no worker"
+	pgrep -P "$master" | head -1
+}
