@@ -93,6 +93,7 @@ describe('the load client against forged frames', () => {
 	const key = '/counter';
 	const frag = (n) => `<p>\n<output aria-live="polite">${n}</output>\n</p>\n`;
 	let server, wss, port, forge, page;
+	const received = [];
 
 	before(async () => {
 		server = http.createServer((req, res) => {
@@ -110,7 +111,10 @@ describe('the load client against forged frames', () => {
 		wss = new WebSocketServer({ noServer: true, perMessageDeflate: { threshold: 0 } });
 		server.on('upgrade', (req, sock, head) => wss.handleUpgrade(req, sock, head, (ws) => {
 			ws.send(`F ${version(frag(1))} ${key} ${key}\n${frag(1)}`, { compress: false });
-			ws.on('message', () => ws.send(`F ${version(page)} ${key} ${key}\n${page}`, { compress: false }));
+			ws.on('message', (data) => {
+				received.push(String(data));
+				ws.send(`F ${version(page)} ${key} ${key}\n${page}`, { compress: false });
+			});
 		}));
 		await new Promise((r) => server.listen(0, '127.0.0.1', r));
 		port = server.address().port;
@@ -120,9 +124,9 @@ describe('the load client against forged frames', () => {
 		await new Promise((r) => server.close(r));
 	});
 
-	const run = (extra = []) => loadclient(['-n', '5', '--procs', '1', '--rounds', '1', '--warmup', '0',
-		'--connect', `127.0.0.1:${port}`, '--trigger', `127.0.0.1:${port}`, '--target', '/trigger',
-		'--verify', `127.0.0.1:${port}`, '--v2', '--max-failures', '1', ...extra], { timeout: 30000 });
+	const run = (extra = ['--max-failures', '1']) => loadclient(['-n', '5', '--procs', '1', '--rounds', '1',
+		'--warmup', '0', '--connect', `127.0.0.1:${port}`, '--trigger', `127.0.0.1:${port}`, '--target', '/trigger',
+		'--verify', `127.0.0.1:${port}`, '--v2', ...extra], { timeout: 30000 });
 	// The diff turning frag(1) into frag(2): of the units "<p>", "\n",
 	// "<output ...>", "1</output>", "\n", "</p>", "\n", the fourth changes.
 	const ops = JSON.stringify([3, -1, '2</output>', 3]);
@@ -139,7 +143,7 @@ describe('the load client against forged frames', () => {
 	test('a correct deflated diff passes, counted as deflated', async () => {
 		page = frag(2);
 		forge = () => ({ frame: `D ${version(frag(1))} ${version(frag(2))} ${key} ${key}\n${ops}`, compress: true });
-		const r = await run(['--deflate']);
+		const r = await run(['--deflate', '--max-failures', '1']);
 		assert.equal(r.code, 0, r.err);
 		assert.equal(rounds(r)[0].wire.Dz, 5);
 	});
@@ -182,6 +186,19 @@ describe('the load client against forged frames', () => {
 		const r = await run();
 		assert.equal(r.code, 3, r.err);
 		assert.match(r.err, /another root/);
+	});
+
+	test('without --max-failures a refused diff is resynced as keycast.js does, and the run still fails', async () => {
+		page = frag(2);
+		received.length = 0;
+		forge = () => ({ frame: `D ${version(frag(7))} ${version(frag(2))} ${key} ${key}\n${ops}`, compress: false });
+		const r = await run([]);
+		assert.equal(r.code, 3, r.err);
+		assert.deepEqual(received, ['r', 'r', 'r', 'r', 'r'], 'each client asked for a full fragment');
+		assert.equal(rounds(r)[0].arrived, 5, 'the full fragment sent on resync arrived');
+		assert.equal(rounds(r)[0].wire.refused, 5);
+		assert.equal(verdict(r).ok, true, 'after the resync every client holds the page');
+		assert.match(r.err, /FAILED: 5 frames refused/);
 	});
 
 	test('clients holding something other than the page fail the run', async () => {
