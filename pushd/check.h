@@ -17,6 +17,7 @@ struct check_opts {
 	const char	*app;		/* "unix:PATH" or "HOST:PORT" */
 	const char	*via;		/* "http://HOST[:PORT]", or NULL */
 	const char	*host;		/* HTTP_HOST of the render, or NULL */
+	const char	*pushd;		/* pushd's --listen: its /debug/keys */
 };
 
 /* Prints one line per link to out: "ok   LINK: ...", "FAILED LINK: cause"
