@@ -256,7 +256,10 @@ debug_keys(struct check *c, int64_t deadline)
 	if (cio_get(&a, strncmp(where, "unix:", 5) == 0 ? "localhost" :
 	    where, "/debug/keys", KEYS_MAX, deadline, &status, &body, err,
 	    sizeof(err)) != 0) {
-		check_report(c, CK_FAILED, "keys", "pushd at %s (--listen): %s",
+		/* Diagnostics, not a link of the push: pushd may listen
+		 * elsewhere than this --check was told. */
+		check_report(c, CK_NOTE, "keys", "pushd at %s (--listen): %s: "
+		    "give --check pushd's --listen to ask its /debug/keys",
 		    where, err);
 		goto done;
 	}
@@ -306,13 +309,14 @@ check_keys(struct check *c)
 	if (addr_parse(addrspec, &a, err, sizeof(err)) != 0 ||
 	    cio_get(&a, host, o->url, PAGE_MAX, deadline, &status, &page, err,
 	    sizeof(err)) != 0) {
-		check_report(c, CK_FAILED, "page", "GET %s%s: %s", o->via,
-		    o->url, err);
+		check_report(c, CK_NOTE, "page", "GET %s%s: %s", o->via, o->url,
+		    err);
 		goto skip;
 	}
+	/* --via may be pushd itself, which serves no pages. */
 	if (status != 200) {
-		check_report(c, CK_FAILED, "page", "GET %s%s answered %d", o->via,
-		    o->url, status);
+		check_report(c, CK_NOTE, "page", "GET %s%s answered %d: no "
+		    "page to list realtime roots from", o->via, o->url, status);
 		goto skip;
 	}
 	n = page_roots(page.data != NULL ? page.data : "", page.len, o->url,
@@ -333,7 +337,7 @@ check_keys(struct check *c)
 			report_key(c, &roots[i], doc);
 	goto done;
 skip:
-	check_report(c, CK_SKIPPED, "keys", "needs the page's realtime roots");
+	check_report(c, CK_NOTE, "keys", "not asked: no realtime roots");
 done:
 	json_decref(doc);
 	buf_cleanup(&page);
