@@ -78,9 +78,6 @@ static struct {
 	int		 level;
 } o;
 
-static const char *const log_levels[] = { "error", "warn", "info", "debug",
-    NULL };
-
 static const struct flag rows[] = {
 FLAG_ROW("listen", "unix:PATH|HOST:PORT", FLAG_STRING, 0, 0, NULL, &o.listen,
     "listen here instead of on fd 0; a unix\n"
@@ -113,7 +110,7 @@ FLAG_ROW("signin-window", "S", FLAG_UINT, 1, 86400, "300", &o.fail_window_s,
 FLAG_ROW("templates", "DIR", FLAG_STRING, 0, 0, KC_DATADIR "/templates",
     &o.templates, "template directory (default {})"),
 { .name = "log-level", .arg = "LEVEL", .kind = FLAG_ENUM, .def = "info",
-  .dst = &o.level, .choices = log_levels,
+  .dst = &o.level, .choices = log_level_names,
   .help = "error, warn, info (default) or debug" },
 FLAG_ROW("log-file", "PATH", FLAG_STRING, 0, 0, NULL, &o.log_file,
     "append logs here instead of stderr (SIGHUP reopens)"),

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "flags.h"
 #include "hub.h"
+#include "keys.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@ struct pushd {
 	struct event_base	*base;
 	struct evdns_base	*dns;		/* names in --db and --app */
 	struct hub		*hub;
+	struct keys		*keys;		/* what /debug/keys shows */
 	struct rnd		*rnd;
 	struct vw		*vw;
 	struct pgl		*pgl;
@@ -200,6 +202,7 @@ on_notify(void *arg, const char *payload, size_t len)
 	}
 	log_debug("notify %s", payload);
 	hub_notify(pd->hub, payload, len);
+	keys_notified(pd->keys, payload, len, clock_ms());
 }
 
 static void
@@ -273,6 +276,8 @@ hook_metrics(void *arg, struct buf *out)
 		.clients = srv_clients(pd->srv),
 		.keys = hub_keys(pd->hub),
 		.views = hub_views(pd->hub),
+		.keys_never_notified = keys_never_notified(pd->keys),
+		.keys_unheld = keys_unheld(pd->keys),
 		.tags = vw_tags(pd->vw),
 		.authorizing = srv_authorizing(pd->srv),
 		.output_bytes = srv_output_bytes(pd->srv),
@@ -280,6 +285,14 @@ hook_metrics(void *arg, struct buf *out)
 	};
 
 	metrics_write(out, &g);
+}
+
+static void
+hook_debug_keys(void *arg, struct buf *out)
+{
+	struct pushd *pd = arg;
+
+	keys_report(pd->keys, clock_ms(), out);
 }
 
 static void
@@ -294,6 +307,7 @@ hook_drained(void *arg)
 static const struct srv_hooks srv_hooks = {
 	.healthy = hook_healthy,
 	.metrics = hook_metrics,
+	.debug_keys = hook_debug_keys,
 	.drained = hook_drained,
 };
 
@@ -354,7 +368,7 @@ struct pushd_opts {
 	unsigned long		 app_conns, wire_ms, queue_ms, db_retry_ms;
 	unsigned long		 max_views, reauth_ms, max_clients, max_urls;
 	unsigned long		 ping_ms, send_timeout_ms, frame_timeout_ms;
-	unsigned long		 max_output, max_per_addr;
+	unsigned long		 max_output, max_per_addr, quiet_key_warn;
 	int			 expose, level;
 	struct check_opts	 check;
 };
@@ -365,9 +379,6 @@ check_cookie_name(const char *v)
 	return v[0] == '\0' || strpbrk(v, "=; \t,") != NULL ?
 	    "takes a cookie name" : NULL;
 }
-
-static const char *const log_levels[] = { "error", "warn", "info", "debug",
-    NULL };
 
 static struct pushd_opts o;
 
@@ -451,9 +462,15 @@ FLAG_ROW("trust-proxy", "ADDR", FLAG_LIST, 0, 0, "127.0.0.1 ::1", &o.trust,
 FLAG_ROW("expose-metrics", NULL, FLAG_BOOL, 1, 0, NULL, &o.expose,
     "serve /healthz and /metrics to any peer, not only\n"
     "loopback and unix-socket ones"),
+FLAG_ROW("quiet-key-warn", "SEC", FLAG_UINT, 0, 86400 * 7, "600",
+    &o.quiet_key_warn, "log once at notice a key that had clients this long\n"
+    "without a notify while a similar key (case, a\n"
+    "trailing /, a query string) was notified with no\n"
+    "client (default {}; 0: never); GET /debug/keys\n"
+    "(loopback only) lists both sides"),
 { .name = "log-level", .arg = "LEVEL", .kind = FLAG_ENUM, .def = NULL,
-  .dst = &o.level, .choices = log_levels,
-  .help = "error, warn, info (default) or debug" },
+  .dst = &o.level, .choices = log_level_names,
+  .help = "error, warn, notice, info (default) or debug" },
 FLAG_ROW("log-file", "PATH", FLAG_STRING, 1, 0, NULL, &o.log_file,
     "append logs here instead of stderr (SIGHUP reopens)"),
 FLAG_ROW("check", "URL", FLAG_STRING, 1, 0, NULL, &o.check.url,
@@ -605,6 +622,7 @@ start(struct pushd *pd)
 	pd->hub = hub_new(&hub_ops, pd, (unsigned)o.max_urls);
 	hub_set_max_inflight(pd->hub, (unsigned)o.app_conns);
 	hub_set_max_views(pd->hub, (unsigned)o.max_views);
+	pd->keys = keys_new(pd->base, pd->hub, (unsigned)o.quiet_key_warn);
 	if ((pd->rnd = rnd_new(pd->base, o.app, &(struct rnd_opts){
 	    .conns = (unsigned)o.app_conns, .wire_ms = (unsigned)o.wire_ms,
 	    .queue_ms = (unsigned)o.queue_ms, .dns = pd->dns }, err,
@@ -663,6 +681,7 @@ stop(struct pushd *pd)
 	srv_free(pd->srv);
 	vw_free(pd->vw);
 	pgl_free(pd->pgl);
+	keys_free(pd->keys);
 	hub_free(pd->hub);
 	rnd_free(pd->rnd);
 	if (pd->dns != NULL)
