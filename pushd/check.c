@@ -108,6 +108,15 @@ check_run(const struct check_opts *o, FILE *out, FILE *err)
 		if (opts.host == NULL)
 			opts.host = host;
 	}
+	/* The key the page subscribes, unless --key says otherwise. */
+	if (o->via != NULL) {
+		const char *k;
+
+		check_page(&c);
+		if (o->key == NULL && (k = check_page_key(&c)) != NULL &&
+		    key_valid(k, strlen(k)))
+			c.key = k;
+	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	check_database(&c);
 	check_listen(&c);
@@ -119,5 +128,6 @@ check_run(const struct check_opts *o, FILE *out, FILE *err)
 	if (c.db != NULL)
 		PQfinish(c.db);
 	free(c.fragment);
+	free(c.roots);
 	return c.failed ? 1 : 0;
 }

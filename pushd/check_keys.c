@@ -21,12 +21,6 @@
 
 #define PAGE_MAX	(4 << 20)	/* the page's bytes read at most */
 #define KEYS_MAX	(16 << 20)	/* /debug/keys' bytes read at most */
-#define ROOTS_MAX	64
-
-struct root {
-	char	key[KEY_MAX + 1];
-	char	url[URL_MAX + 1];
-};
 
 /* Copies an attribute value, decoding the entities a template escapes
  * with (&amp; &lt; &gt; &quot; &#39; &#x27;), into out. Returns 0, or -1
@@ -90,7 +84,7 @@ tag_attr(const char *tag, const char *end, const char *name, char *out,
  * data-rt-url or the page's path and query. Returns how many. */
 static size_t
 page_roots(const char *html, size_t len, const char *page_url,
-    struct root *roots, size_t max)
+    struct check_root *roots, size_t max)
 {
 	const char *p = html, *end = html + len;
 	size_t n = 0;
@@ -187,7 +181,7 @@ similar_unheld(json_t *unheld, const char *key)
 
 /* One line for a root's key from pushd's view of it. */
 static void
-report_key(struct check *c, const struct root *r, json_t *doc)
+report_key(struct check *c, const struct check_root *r, json_t *doc)
 {
 	json_t *held = find_key(json_object_get(doc, "keys"), r->key);
 	json_t *unheld = json_object_get(doc, "unheld");
@@ -223,7 +217,7 @@ report_key(struct check *c, const struct root *r, json_t *doc)
 		ago(json_object_get(sim, "last_notify_ms_ago"), when,
 		    sizeof(when));
 		snprintf(hint, sizeof(hint), "; the similar key %s was notified "
-		    "%lld times (last %s) and no client holds it: does the "
+		    "(%lld notifies, last %s) and no client holds it: does the "
 		    "mutation notify another key than the page subscribes "
 		    "(data-rt-key)?", json_string_value(json_object_get(sim,
 		    "key")), json_integer_value(json_object_get(sim,
@@ -290,57 +284,76 @@ done:
 }
 
 void
-check_keys(struct check *c)
+check_page(struct check *c)
 {
 	const struct check_opts *o = c->o;
 	int64_t deadline = clock_ms() + CHECK_LINK_MS;
-	struct root *roots = xcalloc(ROOTS_MAX, sizeof(*roots));
 	char host[256], addrspec[272], err[512];
-	struct buf page, list;
+	struct buf page;
 	struct addr a;
-	json_t *doc = NULL;
-	size_t n = 0;
 	int status = 0;
 
 	buf_init(&page);
-	buf_init(&list);
+	c->roots = xcalloc(CHECK_ROOTS_MAX, sizeof(*c->roots));
 	/* check_run validated via. */
 	cio_parse_via(o->via, host, sizeof(host), addrspec, sizeof(addrspec));
 	if (addr_parse(addrspec, &a, err, sizeof(err)) != 0 ||
 	    cio_get(&a, host, o->url, PAGE_MAX, deadline, &status, &page, err,
-	    sizeof(err)) != 0) {
-		check_report(c, CK_NOTE, "page", "GET %s%s: %s", o->via, o->url,
-		    err);
-		goto skip;
-	}
+	    sizeof(err)) != 0)
+		snprintf(c->page_note, sizeof(c->page_note), "GET %s%s: %s",
+		    o->via, o->url, err);
 	/* --via may be pushd itself, which serves no pages. */
-	if (status != 200) {
-		check_report(c, CK_NOTE, "page", "GET %s%s answered %d: no "
-		    "page to list realtime roots from", o->via, o->url, status);
+	else if (status != 200)
+		snprintf(c->page_note, sizeof(c->page_note), "GET %s%s "
+		    "answered %d: no page to list realtime roots from", o->via,
+		    o->url, status);
+	else
+		c->nroots = page_roots(page.data != NULL ? page.data : "",
+		    page.len, o->url, c->roots, CHECK_ROOTS_MAX);
+	buf_cleanup(&page);
+}
+
+const char *
+check_page_key(const struct check *c)
+{
+	for (size_t i = 0; i < c->nroots; i++)
+		if (strcmp(c->roots[i].url, c->o->url) == 0)
+			return c->roots[i].key;
+	return c->nroots > 0 ? c->roots[0].key : NULL;
+}
+
+void
+check_keys(struct check *c)
+{
+	const struct check_opts *o = c->o;
+	int64_t deadline = clock_ms() + CHECK_LINK_MS;
+	struct buf list;
+	json_t *doc = NULL;
+
+	buf_init(&list);
+	if (c->page_note[0] != '\0') {
+		check_report(c, CK_NOTE, "page", "%s", c->page_note);
 		goto skip;
 	}
-	n = page_roots(page.data != NULL ? page.data : "", page.len, o->url,
-	    roots, ROOTS_MAX);
-	if (n == 0) {
+	if (c->nroots == 0) {
 		check_report(c, CK_FAILED, "page", "GET %s%s has no realtime "
 		    "root (an element with data-rt-root data-rt-key=\"KEY\")",
 		    o->via, o->url);
 		goto skip;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < c->nroots; i++)
 		buf_printf(&list, "%s key %s url %s", i > 0 ? ";" : "",
-		    roots[i].key, roots[i].url);
+		    c->roots[i].key, c->roots[i].url);
 	check_report(c, CK_OK, "page", "GET %s%s has %zu realtime root%s:%.*s",
-	    o->via, o->url, n, n > 1 ? "s" : "", (int)list.len, list.data);
+	    o->via, o->url, c->nroots, c->nroots > 1 ? "s" : "",
+	    (int)list.len, list.data);
 	if ((doc = debug_keys(c, deadline)) != NULL)
-		for (size_t i = 0; i < n; i++)
-			report_key(c, &roots[i], doc);
+		for (size_t i = 0; i < c->nroots; i++)
+			report_key(c, &c->roots[i], doc);
 	goto done;
 skip:
 	check_report(c, CK_NOTE, "keys", "not asked: no realtime roots");
 done:
 	json_decref(doc);
-	buf_cleanup(&page);
 	buf_cleanup(&list);
-	free(roots);
 }

@@ -9,6 +9,14 @@
 #include <libpq-fe.h>
 
 #include "check.h"
+#include "text.h"
+
+#define CHECK_ROOTS_MAX	64	/* realtime roots of a page listed */
+
+struct check_root {
+	char	key[KEY_MAX + 1];
+	char	url[URL_MAX + 1];	/* data-rt-url, or the page's */
+};
 
 /* CK_NOTE: something the check could not tell, not a failure. */
 enum check_outcome { CK_OK, CK_FAILED, CK_SKIPPED, CK_NOTE };
@@ -20,6 +28,9 @@ struct check {
 	PGconn			*db;		/* from the database link */
 	char			*fragment;	/* from the render link */
 	size_t			 fragment_len;
+	struct check_root	*roots;		/* owned; from check_page */
+	size_t			 nroots;
+	char			 page_note[600];	/* why no roots, or "" */
 	int			 failed;
 };
 
@@ -34,6 +45,12 @@ void	check_database(struct check *c);	/* check_pg.c */
 void	check_listen(struct check *c);
 void	check_render(struct check *c);		/* check_app.c */
 void	check_websocket(struct check *c);	/* check_ws.c */
-void	check_keys(struct check *c);		/* check_keys.c */
+/* check_keys.c: check_page fetches the page and lists its roots (no
+ * report); check_page_key is the key of the root whose url is the page's
+ * (else the first), NULL without roots; check_keys reports the page and
+ * what pushd's /debug/keys says of each root's key. */
+void	check_page(struct check *c);
+const char *check_page_key(const struct check *c);
+void	check_keys(struct check *c);
 
 #endif

@@ -479,10 +479,15 @@ FLAG_ROW("check", "URL", FLAG_STRING, 1, 0, NULL, &o.check.url,
     "round trip on --channel, the app (--app) rendering\n"
     "URL as a fragment, and with --via the web server's\n"
     "/__realtime; prints ok/FAILED per link and exits 0\n"
-    "only when all work"),
+    "only when all work. With --via, or URL as\n"
+    "http://HOST:PORT/PATH, it also lists the page's\n"
+    "realtime roots (key, url) and asks the pushd at\n"
+    "--listen (GET /debug/keys) whether a notify named\n"
+    "each key recently, or only a similar key"),
 FLAG_ROW("via", "http://HOST:PORT", FLAG_STRING, 1, 0, NULL, &o.check.via,
     "with --check: open /__realtime?key=KEY&url=URL\n"
-    "there and expect the fragment as the first frame"),
+    "there and expect the fragment as the first frame;\n"
+    "GET URL there for its realtime roots"),
 FLAG_ROW("key", "KEY", FLAG_STRING, 0, 0, NULL, &o.check.key,
     "with --check: the key to subscribe (default: URL)"),
 FLAG_ROW("version", NULL, FLAG_VERSION, 0, 0, NULL, NULL,
