@@ -9,12 +9,16 @@
  * fcgi/main.c), next to similar ones, plus its entry in the man page
  * (tests/integration/manpage.mjs holds --help and man/ together):
  *
- *   FLAG_ROW("max-roots", "N", FLAG_UINT, 1, 64, "8", &o->max_roots,
+ *   FLAG_ROW("max-roots", "N", FLAG_UINT, 1, 64, "8", &o.max_roots,
  *       "(key, url) pairs one socket may subscribe (default {})"),
- *   FLAG_ROW("diff", NULL, FLAG_BOOL, 1, 0, NULL, &o->diff,
+ *   FLAG_ROW("diff", NULL, FLAG_BOOL, 1, 0, "1", &o.diff,
  *       "send diffs (default)"),
- *   FLAG_ROW("no-diff", NULL, FLAG_BOOL, 0, 0, NULL, &o->diff,
+ *   FLAG_ROW("no-diff", NULL, FLAG_BOOL, 0, 0, NULL, &o.diff,
  *       "send only full fragments"),
+ *
+ * (the field, here o.max_roots, goes in the daemon's options struct;
+ * a string flag with a rule of its own names a check function, a flag
+ * with choices an array, with designated initializers: see log-level.)
  *
  * Help text: "\n" starts a continuation line (indented under the text);
  * "{}" stands for the row's default. Destinations by kind: BOOL and ENUM
@@ -26,7 +30,7 @@
 #include <stdio.h>
 
 enum flag_kind {
-	FLAG_BOOL,	/* no argument: *dst = min */
+	FLAG_BOOL,	/* no argument: *dst = min (default "0"/"1") */
 	FLAG_UINT,	/* a number in min..max */
 	FLAG_MS,	/* milliseconds, min..max */
 	FLAG_SEC,	/* seconds, min..max; stored in ms */
