@@ -79,24 +79,24 @@ check_render(struct check *c)
 		goto done;
 	}
 	if (w.res.status < 0) {
-		check_report(c, CK_FAILED, link, "keycast-fcgi at %s: %s", o->app,
-		    w.error);
+		check_report(c, CK_FAILED, link, "keycast-fcgi at %s: %s",
+		    o->app, w.error);
 	} else if (w.res.status != 200) {
-		check_report(c, CK_FAILED, link, "keycast-fcgi at %s answered %d for "
-		    "%s (key %s): %s", o->app, w.res.status, o->url, c->key,
+		check_report(c, CK_FAILED, link, "keycast-fcgi at %s answered "
+		    "%d for %s (key %s): %s", o->app, w.res.status, o->url, c->key,
 		    status_effect(w.res.status));
 	} else if (check_is_whole_page(w.body, w.res.len)) {
-		check_report(c, CK_FAILED, link, "keycast-fcgi at %s answered %s with a "
-		    "whole page, not a fragment: does the app honour "
-		    "KEYCAST_RENDER?", o->app, o->url);
+		check_report(c, CK_FAILED, link, "keycast-fcgi at %s answered "
+		    "%s with a whole page, not a fragment: does the app "
+		    "honour KEYCAST_RENDER?", o->app, o->url);
 	} else if (hub_verdict(200, w.body, w.res.len, &code) == HUB_DROP) {
-		check_report(c, CK_FAILED, link, "keycast-fcgi at %s answered %s with a "
-		    "fragment that is not valid UTF-8: pushd does not send it",
-		    o->app, o->url);
+		check_report(c, CK_FAILED, link, "keycast-fcgi at %s answered "
+		    "%s with a fragment that is not valid UTF-8: pushd does "
+		    "not send it", o->app, o->url);
 	} else {
-		check_report(c, CK_OK, link, "keycast-fcgi at %s rendered %s (key %s) "
-		    "as a %zu-byte fragment in %.1f ms", o->app, o->url, c->key,
-		    w.res.len, w.res.seconds * 1e3);
+		check_report(c, CK_OK, link, "keycast-fcgi at %s rendered %s "
+		    "(key %s) as a %zu-byte fragment in %.1f ms", o->app,
+		    o->url, c->key, w.res.len, w.res.seconds * 1e3);
 		c->fragment = w.body;
 		c->fragment_len = w.res.len;
 		w.body = NULL;

@@ -244,7 +244,8 @@ debug_keys(struct check *c, int64_t deadline)
 
 	buf_init(&body);
 	if (addr_parse(where, &a, err, sizeof(err)) != 0) {
-		check_report(c, CK_FAILED, "keys", "--listen %s: %s", where, err);
+		check_report(c, CK_FAILED, "keys", "--listen %s: %s", where,
+		    err);
 		goto done;
 	}
 	if (cio_get(&a, strncmp(where, "unix:", 5) == 0 ? "localhost" :
@@ -269,7 +270,8 @@ debug_keys(struct check *c, int64_t deadline)
 		    "only: run --check on pushd's host)", where, status);
 		goto done;
 	}
-	doc = json_loadb(body.data != NULL ? body.data : "", body.len, 0, &jerr);
+	doc = json_loadb(body.data != NULL ? body.data : "", body.len, 0,
+	    &jerr);
 	if (!json_is_object(doc) || !json_is_array(json_object_get(doc,
 	    "keys")) || !json_is_array(json_object_get(doc, "unheld"))) {
 		check_report(c, CK_FAILED, "keys", "pushd at %s answered "

@@ -132,8 +132,8 @@ check_listen(struct check *c)
 		goto done;
 	}
 	if ((sender = db_connect(c->o->db, err, sizeof(err))) == NULL) {
-		check_report(c, CK_FAILED, link, "a second connection for NOTIFY: %s",
-		    err);
+		check_report(c, CK_FAILED, link, "a second connection for "
+		    "NOTIFY: %s", err);
 		goto done;
 	}
 	params[0] = ch;
@@ -152,15 +152,15 @@ check_listen(struct check *c)
 		}
 		if (!got && db_input(c->db, deadline, "no notification", err,
 		    sizeof(err)) != 0) {
-			check_report(c, CK_FAILED, link, "LISTEN %s and NOTIFY were "
-			    "accepted but %s (a pooler in transaction mode "
-			    "between here and PostgreSQL drops notifications)",
-			    ch, err);
+			check_report(c, CK_FAILED, link, "LISTEN %s and NOTIFY "
+			    "were accepted but %s (a pooler in transaction "
+			    "mode between here and PostgreSQL drops "
+			    "notifications)", ch, err);
 			goto done;
 		}
 	}
-	check_report(c, CK_OK, link, "a NOTIFY on channel %s came back in %lld ms", ch,
-	    (long long)(clock_ms() - t0));
+	check_report(c, CK_OK, link, "a NOTIFY on channel %s came back in "
+	    "%lld ms", ch, (long long)(clock_ms() - t0));
 done:
 	if (sender != NULL)
 		PQfinish(sender);

@@ -1,6 +1,7 @@
-/* keycast-pushd: flags (one table), start-up, and the wiring between the modules:
- * LISTEN notifies -> hub -> render client -> hub -> server broadcast. One
- * libevent loop; signals arrive as events. */
+/* keycast-pushd: flags (one table, common/flags.h), start-up, and the
+ * wiring between the modules: LISTEN notifies -> hub -> render client ->
+ * hub -> server broadcast. One libevent loop; signals arrive as events.
+ * main is parse -> start -> dispatch -> stop. */
 #include "config.h"
 
 #include <errno.h>
