@@ -28,11 +28,21 @@ struct unheld {
 	char		 key[KEY_MAX + 1];
 };
 
+/* What similar keys have in common (canon below): a scan looks each quiet
+ * key's canon up among the unheld keys' instead of comparing it with each
+ * unheld key, so it costs O(keys), not O(keys * KEYS_UNHELD_MAX). */
+struct canon {
+	UT_hash_handle	 hh;
+	size_t		 len;
+	char		 s[KEY_MAX + 1];
+};
+
 struct keys {
 	struct hub	*hub;		/* borrowed */
 	unsigned	 warn_s;	/* 0: no quiet-key notice */
 	struct event	*timer;		/* NULL without a base or warn_s */
 	struct unheld	*unheld;	/* hash, oldest notify first */
+	struct canon	 canons[KEYS_UNHELD_MAX];	/* a scan's storage */
 };
 
 static void
@@ -147,6 +157,23 @@ keys_similar(const char *a, size_t alen, const char *b, size_t blen)
 	return 1;
 }
 
+/* s up to its query string, minus one trailing '/', lowercased, into out
+ * (KEY_MAX + 1 bytes); returns the length. keys_similar(a, b) implies
+ * equal canons: lowercasing keeps '?' and '/' where they are. */
+static size_t
+canon(const char *s, size_t n, char *out)
+{
+	const char *q = memchr(s, '?', n);
+
+	if (q != NULL)
+		n = (size_t)(q - s);
+	if (n > 0 && s[n - 1] == '/')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)lower((unsigned char)s[i]);
+	return n;
+}
+
 /* The most recently notified unheld key similar to key, or NULL. */
 static struct unheld *
 similar_unheld(const struct keys *ks, const char *key)
@@ -180,18 +207,38 @@ void
 keys_check(struct keys *ks, int64_t now_ms)
 {
 	int64_t warn_ms = (int64_t)ks->warn_s * 1000;
+	struct canon *set = NULL, *c, *found;
+	struct unheld *e, *tmp;
+	unsigned n = 0;
+	char buf[KEY_MAX + 1];
 
-	if (ks->warn_s == 0 || ks->unheld == NULL)
+	if (ks->warn_s == 0)
+		return;
+	HASH_ITER(hh, ks->unheld, e, tmp) {
+		if (hub_has_key(ks->hub, e->key, e->len))
+			continue;
+		c = &ks->canons[n];
+		c->len = canon(e->key, e->len, c->s);
+		HASH_FIND(hh, set, c->s, c->len, found);
+		if (found == NULL) {
+			HASH_ADD_KEYPTR(hh, set, c->s, c->len, c);
+			n++;
+		}
+	}
+	if (set == NULL)
 		return;
 	for (struct hub_key *k = hub_key_first(ks->hub); k != NULL;
 	    k = hub_key_next(k)) {
 		struct hub_key_stats *st = hub_key_stats(k);
-		const struct unheld *e;
+		const char *name = hub_key_name(k);
+		size_t len;
 
 		if (st->notifies > 0 || st->quiet_warned ||
 		    now_ms - st->since_ms <= warn_ms)
 			continue;
-		if ((e = similar_unheld(ks, hub_key_name(k))) == NULL)
+		len = canon(name, strlen(name), buf);
+		HASH_FIND(hh, set, buf, len, c);
+		if (c == NULL || (e = similar_unheld(ks, name)) == NULL)
 			continue;
 		st->quiet_warned = 1;
 		metrics.quiet_key_warnings++;
@@ -203,6 +250,7 @@ keys_check(struct keys *ks, int64_t now_ms)
 		    (now_ms - st->since_ms) / 1000, e->key, e->notifies,
 		    (now_ms - e->last_ms) / 1000);
 	}
+	HASH_CLEAR(hh, set);
 }
 
 /* A JSON string. Keys and urls are printable ASCII; anything else is

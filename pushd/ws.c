@@ -68,6 +68,15 @@ ws_frame_text(const void *payload, size_t n)
 }
 
 struct ws_frame *
+ws_frame_text_rsv1(const void *payload, size_t n)
+{
+	struct ws_frame *f = ws_frame_text(payload, n);
+
+	f->data[0] |= 0x40;	/* RSV1: the payload is compressed */
+	return f;
+}
+
+struct ws_frame *
 ws_frame_close(uint16_t code, const char *reason)
 {
 	/* A control frame's payload is at most 125 bytes: 2 for the code. */

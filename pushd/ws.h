@@ -35,6 +35,9 @@ struct ws_frame {
 
 /* Each returns a new frame holding one reference. */
 struct ws_frame	*ws_frame_text(const void *payload, size_t n);
+/* A text frame with RSV1 set (RFC 7692 7.2.3.1): payload already deflated
+ * for permessage-deflate. */
+struct ws_frame	*ws_frame_text_rsv1(const void *payload, size_t n);
 struct ws_frame	*ws_frame_close(uint16_t code, const char *reason);
 /* The heartbeat: a ping for the browser and an empty text frame that the
  * page's script can see (pings are invisible to JavaScript), as one

@@ -141,6 +141,40 @@ test_quiet_notice(void)
 	hub_free(h);
 }
 
+/* Each way the rule allows, and a pair whose canons match but that the
+ * rule does not call similar. */
+static void
+test_quiet_pairs(void)
+{
+	static const char *const pairs[][3] = {
+		{ "/feed", "/feed?page=2", "1" },
+		{ "/feed?page=2", "/feed", "1" },
+		{ "/Room/A", "/room/a/", "1" },
+		{ "/x/?a", "/X?b", "0" },
+		{ "/y", "/y//", "0" },
+	};
+	enum { N = sizeof(pairs) / sizeof(pairs[0]) };
+	struct fake_member m[N];
+
+	for (int i = 0; i < N; i++) {
+		struct hub *h = hub_new(&fake_ops, NULL, 32);
+		struct keys *ks = keys_new(NULL, h, 1);
+		uint64_t warned = metrics.quiet_key_warnings;
+
+		memset(&fake, 0, sizeof(fake));
+		memset(&m[i], 0, sizeof(m[i]));
+		fake.now = 1;
+		JOIN(h, &m[i], pairs[i][0], "/p");
+		notify(h, ks, pairs[i][1]);
+		keys_check(ks, 5000);
+		ok(metrics.quiet_key_warnings - warned ==
+		    (uint64_t)(pairs[i][2][0] - '0'), "%s quiet, %s notified: "
+		    "%s notice", pairs[i][0], pairs[i][1], pairs[i][2]);
+		keys_free(ks);
+		hub_free(h);
+	}
+}
+
 static void
 test_report(void)
 {
@@ -284,6 +318,7 @@ main(void)
 	test_similar();
 	test_unheld_table();
 	test_quiet_notice();
+	test_quiet_pairs();
 	test_report();
 	test_report_bound();
 	return tap_done();
