@@ -109,6 +109,10 @@ test('--check: every link ok against the working stack, through nginx, lighttpd 
 	r = await check('/chat/lobby?check=1&x=%2F', ['--key', '/chat/lobby', '--via', `http://127.0.0.1:${env.pushdPort}/`]);
 	assert.equal(r.links.websocket?.state, 'FAILED');
 	assert.match(r.links.websocket.text, /closed it with 4403 .*: url does not belong to key$/);
+	// Through nginx too, which ends the connection right after the close.
+	r = await check('/chat/lobby?check=1&x=%2F', ['--key', '/chat/lobby', '--via', env.httpBase]);
+	assert.equal(r.links.websocket?.state, 'FAILED');
+	assert.match(r.links.websocket.text, /closed it with 4403 .*: url does not belong to key$/);
 
 	r = await check('/counter');
 	expectLinks(r, { ...allOk, websocket: undefined });
