@@ -9,6 +9,9 @@
  * warning: likely a mistake in the app, not in the daemon). */
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
 
+/* Each level's name, indexed by enum log_level, NULL-terminated. */
+extern const char *const log_level_names[];
+
 void	log_init(const char *prog, enum log_level level, const char *path);
 int	log_reopen(void);
 int	log_parse_level(const char *s, enum log_level *out);
