@@ -903,7 +903,7 @@ close_root(struct root *r, uint16_t code, const char *why)
 	char reason[124];
 	size_t n;
 
-	if (c->more == NULL) {
+	if (c->more == NULL || r->vw == NULL) {
 		conn_close_ws(c, code, why);
 		return;
 	}
