@@ -71,14 +71,15 @@ struct link {
 struct root {
 	struct hub_member	 m;
 	struct conn		*c;
-	struct ws_frame		*pending;	/* the next data frame */
+	struct ws_frame		*pending;	/* the next data frame (a
+						   queued reference) */
 	uint32_t		 pending_ver;	/* of pending's snap */
 	uint32_t		 have;		/* the version written or being
 						   written; a conflated frame
 						   never counts */
 	unsigned		 have_valid : 1;
 	unsigned		 answered : 1;	/* its first authorization came */
-	struct vw_client	*vw;		/* its authorization */
+	struct vw_client	*vw;		/* owned: its authorization */
 };
 
 /* What a v2 connection has beyond its first root. */
@@ -93,11 +94,11 @@ struct roots {
  * off the connection, which then costs no more than it did with one root. */
 struct authwait {
 	char			 accept[WS_ACCEPT_LEN + 1];
-	char			*early;		/* bytes that came after the
-						   head before the answers */
+	char			*early;		/* owned: bytes that came after
+						   the head before the answers */
 	size_t			 nearly;
-	char			(*views)[AZ_VIEW_MAX + 1];	/* v2: each
-						   root's, as answered */
+	char			(*views)[AZ_VIEW_MAX + 1];	/* owned; v2:
+						   each root's, as answered */
 };
 
 struct conn {
@@ -136,8 +137,8 @@ struct conn {
 	struct hs_parser	*hs;		/* a head split over reads */
 	struct ws_in		*in;		/* an unfinished client frame */
 	struct peer		*peer;		/* its address's count */
-	struct roots		*more;		/* v2 only */
-	struct authwait		*aw;		/* in P_AUTH */
+	struct roots		*more;		/* owned; v2 only */
+	struct authwait		*aw;		/* owned; in P_AUTH only */
 	struct event		 rev, wev;
 };
 
@@ -924,7 +925,7 @@ close_root(struct root *r, uint16_t code, const char *why)
 	char reason[124];
 	size_t n;
 
-	if (c->more == NULL) {
+	if (c->more == NULL || r->vw == NULL) {
 		conn_close_ws(c, code, why);
 		return;
 	}
