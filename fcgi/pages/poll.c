@@ -3,15 +3,15 @@
  * The vote handler only inserts a row: the trigger of sql/007_poll.sql
  * notifies "/poll/<id>" in the same transaction, and keycast-pushd renders
  * this page again for everyone watching it. */
-#include "keycast.h"
-
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { POLL_QUESTION, POLL_OPTIONS, POLL_VOTE };
+#include "keycast.h"
 
-static const struct db_stmt stmts[] = {
+enum { POLL_QUESTION, POLL_OPTIONS, POLL_VOTE, POLL_NSTMTS };
+
+static const struct db_stmt stmts[POLL_NSTMTS] = {
 	[POLL_QUESTION] = { "poll_question",
 	    "SELECT question FROM poll WHERE id = $1::bigint", 1 },
 	[POLL_OPTIONS] = { "poll_options",
@@ -136,11 +136,12 @@ static const char *const templates[] = { "poll", NULL };
 
 static const struct feature_key keys[] = {
 	{ "/poll/:id", "/poll/:id",
-	  "sql/007_poll.sql: trigger poll_notify on vote and poll_option",
+	  "sql/007_poll.sql: triggers vote_notify and poll_option_notify",
 	  NULL },
 };
 
-static const char *const migrations[] = { "007_poll.sql", NULL };
+static const char *const migrations[] = { "002_notify.sql", "007_poll.sql",
+    NULL };
 
 const struct feature feature_poll = {
 	.name = "poll",
