@@ -15,7 +15,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+	copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { ROOT, launch, waitState } from './helpers.mjs';
 
@@ -31,7 +33,8 @@ const ports = {
 const BASE = `http://127.0.0.1:${ports.KC_HTTP_PORT}`;
 // Inside the stack's directory (reachable by the postgres user, removed by
 // tools/test at its start) unless run by hand.
-const work = path.join(process.env.KC_VAR || path.join(ROOT, 'var/test'), `tutorial-${process.pid}`);
+const vardir = process.env.KC_VAR || path.join(ROOT, 'var/test');
+const work = path.join(vardir, `tutorial-${process.pid}`);
 const tree = path.join(work, 'tree');
 
 // The tutorial's instructions, in order: { kind, path, where, anchor, text }.
@@ -76,14 +79,14 @@ function run(cmd, args, { cwd = tree, env, timeout = 180000, input } = {}) {
 }
 
 // The copy's own stack: none of this stack's KC_* settings leak into it.
-function copyEnv() {
+function copyEnv(dir = work) {
 	const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KC_')));
 	for (const [k, v] of Object.entries(ports))
 		env[k] = String(v);
 	return {
 		...env,
-		KC_VAR: path.join(work, 'var'),
-		KC_BUILD: path.join(tree, 'build/test'),
+		KC_VAR: path.join(dir, 'var'),
+		KC_BUILD: path.join(dir, 'tree/build/test'),
 		KC_CONFIGURE_FLAGS: process.env.KC_CONFIGURE_FLAGS || '',
 		KC_MAKE_TARGETS: 'keycast-fcgi keycast-pushd',
 		KC_PG_FSYNC: 'off',
@@ -96,8 +99,14 @@ const psql = (sql) => run(path.join(tree, 'tools/stack'),
 
 let steps, browser, stackStarted = false;
 
-before(() => {
-	rmSync(work, { recursive: true, force: true });
+before(async () => {
+	// A run that was killed left its copy's stack running: stop it first.
+	for (const d of existsSync(vardir) ? readdirSync(vardir).filter((n) => n.startsWith('tutorial-')) : []) {
+		const dir = path.join(vardir, d);
+		await run(path.join(dir, 'tree/tools/stack'), ['down'], { cwd: dir, env: copyEnv(dir) })
+			.catch((e) => console.error(e.message));
+		rmSync(dir, { recursive: true, force: true });
+	}
 	const listed = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
 		.split('\0').filter(Boolean);
 	for (const f of listed) {
