@@ -96,7 +96,7 @@ describe('votes', () => {
 	});
 
 	test('a render request gets the fragment alone', async () => {
-		const res = await fcgiHttp('GET', `/poll/${poll.id}`, { params: { KEYCAST_RENDER: `/poll/${poll.id}`, KEYCAST_VIEW: 'anon' } });
+		const res = await fcgiHttp('GET', `/poll/${poll.id}`, { params: { KEYCAST_RENDER: `/poll/${poll.id}`, KEYCAST_VIEW: 'public' } });
 		assert.equal(res.status, 200);
 		assert.match(res.body, /^<section class="card poll"/);
 		assert.doesNotMatch(res.body, /<html|data-rt-root/);
