@@ -1,5 +1,5 @@
 /* Validation of the strings that cross process boundaries: keys and page
- * urls (DESIGN contracts), UTF-8 text, percent-decoding, and the origin
+ * urls (docs/protocol.md, section 1), UTF-8 text, percent-decoding, and the origin
  * rule. Pure functions, shared by keycast-fcgi and keycast-pushd so both
  * refuse the same input. */
 #ifndef KC_TEXT_H

@@ -1,4 +1,4 @@
-/* The authorize contract without I/O (DESIGN "Viewers"): which cookies of
+/* The authorize contract without I/O (docs/protocol.md section 4): which cookies of
  * an upgrade go to the app, and what the app's answer means. The app says
  * once per connection who may watch (key, url) and under which view class;
  * renders never see a cookie. */

@@ -103,7 +103,7 @@ wsc_msg(wslay_event_context_ptr ctx,
 	}
 }
 
-/* What a close code from pushd means (DESIGN's contracts). */
+/* What a close code from pushd means (docs/protocol.md, "Close codes"). */
 static const char *
 close_meaning(uint16_t code)
 {

@@ -104,7 +104,7 @@ struct hs_upgrade {
 };
 
 /* Checks a complete head routed to HS_REALTIME as RFC 6455 4.2.1 and
- * DESIGN ask. The request must pass origin_request_ok (the scheme from
+ * docs/protocol.md section 5 ask. The request must pass origin_request_ok (the scheme from
  * X-Forwarded-Proto, else http) or carry an Origin equal to one of
  * allow[0..nallow); a request without Origin nor Sec-Fetch-Site comes from
  * a non-browser client and passes. Returns 0 and fills

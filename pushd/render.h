@@ -50,14 +50,14 @@ struct rnd	*rnd_new(struct event_base *base, const char *addr,
 		    const struct rnd_opts *o, char *err, size_t errlen);
 /* Ends every job without calling back. */
 void		 rnd_free(struct rnd *r);
-/* Renders url for key and view class as DESIGN's render contract says
+/* Renders url for key and view class as docs/protocol.md section 3 says
  * (KEYCAST_RENDER=key, KEYCAST_VIEW=view unless view is NULL, never a
  * cookie); host goes into HTTP_HOST. The strings are copied. */
 struct rnd_job	*rnd_submit(struct rnd *r, const char *key, const char *url,
 		    const char *view, const char *host, rnd_done_fn *cb,
 		    void *arg);
 
-/* What an authorize request carries (DESIGN "Viewers"); NULL fields are
+/* What an authorize request carries (docs/protocol.md section 4); NULL fields are
  * left out. */
 struct rnd_authz {
 	const char	*key;

@@ -10,7 +10,7 @@
 
 #define WS_ACCEPT_LEN	28	/* base64 of a SHA-1 digest */
 
-/* The close codes pushd sends itself: RFC 6455 7.4.1 and DESIGN's 44xx.
+/* The close codes pushd sends itself: RFC 6455 7.4.1 and docs/protocol.md's 44xx.
  * wslay answers a peer's close, and sends 1007 for a close reason that is
  * not UTF-8, on its own (see ws_in_send_fn). */
 #define WS_CLOSE_GOING_AWAY	1001

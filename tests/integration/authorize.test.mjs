@@ -10,7 +10,7 @@ import { env, fcgiHttp, postForm, psql, signUp, as } from './lib.mjs';
 
 const run = Date.now().toString(36);
 
-// The authorize request as pushd builds it (see DESIGN "Viewers").
+// The authorize request as pushd builds it (docs/protocol.md, section 4).
 function authorize(key, url, { cookie, params = {} } = {}) {
 	const headers = { Origin: 'http://127.0.0.1' };
 	if (cookie) headers.Cookie = cookie;

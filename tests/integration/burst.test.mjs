@@ -1,4 +1,4 @@
-// DESIGN's pitfall: kept-alive FastCGI connections (nginx's upstream
+// A pitfall of docs/design.md: kept-alive FastCGI connections (nginx's upstream
 // keepalive, pushd's render pool) pin keycast-fcgi workers. With the stack's
 // sizing, a burst of page requests and mutations (each causing renders)
 // together must never stall: every request completes and every subscribed

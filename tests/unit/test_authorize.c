@@ -1,5 +1,5 @@
 /* pushd/authorize.c: which cookies go to the app, and what its authorize
- * answers mean (DESIGN "Viewers"). */
+ * answers mean (docs/protocol.md, section 4). */
 #include <string.h>
 
 #include "pushd/authorize.h"
