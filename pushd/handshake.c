@@ -3,10 +3,12 @@
  * the same as one in a single piece; the fuzz target checks exactly that. */
 #include "handshake.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "deflate.h"
 #include "text.h"
 #include "ws.h"
 
@@ -40,6 +42,7 @@ enum {
 	F_REAL_IP,
 	F_COOKIE,		/* kept in its own buffers: longer than */
 	F_AUTHORIZATION,	/* HS_FIELD_MAX */
+	F_EXTENSIONS,
 };
 
 static const struct {
@@ -58,6 +61,7 @@ static const struct {
 	{ "x-real-ip", F_REAL_IP },
 	{ "cookie", F_COOKIE },
 	{ "authorization", F_AUTHORIZATION },
+	{ "sec-websocket-extensions", F_EXTENSIONS },
 };
 
 void
@@ -184,6 +188,27 @@ end_field(struct hs_parser *p)
 			p->authorization_len--;
 		p->authorization[p->authorization_len] = '\0';
 		p->has_authorization = 1;
+		return 0;
+	case F_EXTENSIONS:
+		/* Several lines make one list (RFC 6455 9.1); a list too long
+		 * to keep is ignored: the connection goes uncompressed. */
+		if (p->extensions_len > 0)
+			n += 2;
+		if (p->extensions_long ||
+		    p->extensions_len + n > HS_EXT_MAX) {
+			p->extensions_long = 1;
+			p->extensions_len = 0;
+			p->extensions[0] = '\0';
+			return 0;
+		}
+		if (p->extensions_len > 0) {
+			memcpy(p->extensions + p->extensions_len, ", ", 2);
+			p->extensions_len += 2;
+			n -= 2;
+		}
+		memcpy(p->extensions + p->extensions_len, v, n);
+		p->extensions_len += n;
+		p->extensions[p->extensions_len] = '\0';
 		return 0;
 	case F_UPGRADE:
 		if (list_has(v, n, "websocket"))
@@ -355,6 +380,11 @@ step(struct hs_parser *p, unsigned char c)
 			p->authorization[p->authorization_len++] = (char)c;
 			return HS_MORE;
 		}
+		if (p->field == F_EXTENSIONS && p->value_len >= HS_FIELD_MAX) {
+			/* Not ours to refuse: only compression is lost. */
+			p->extensions_long = 1;
+			return HS_MORE;
+		}
 		if (p->field != F_NONE) {
 			if (p->value_len >= HS_FIELD_MAX)
 				return HS_EBAD;
@@ -480,6 +510,108 @@ ws_key_valid(const char *k)
 	return 1;
 }
 
+static const char bad_key[] =
+    "key must be 1..256 printable ASCII characters, no spaces";
+static const char bad_url[] = "url must be a path starting with / (at most "
+    "1 KiB, no scheme or host)";
+
+/* Where a parameter's value lies in the query. */
+struct span {
+	uint16_t	off, len;
+};
+
+/* Percent-decodes the value at sp into dst (room for it and a NUL).
+ * Returns its length or -1. */
+static long
+decode_span(const char *q, struct span sp, char *dst)
+{
+	return pct_decode(dst, q + sp.off, sp.len, 1);
+}
+
+/* v2's repeated key/url parameters (protocol.md "several roots") into
+ * u->pairs: the i-th url pairs with the i-th key, every key has one or
+ * none has; duplicates are kept once. Returns 0, or -1 with *why. */
+static int
+parse_pairs(const char *q, size_t qlen, struct hs_upgrade *u,
+    const char **why)
+{
+	/* A parameter takes at least 4 bytes ("key&"). */
+	struct span keys[HS_TARGET_MAX / 4 + 1], urls[HS_TARGET_MAX / 4 + 1];
+	size_t nk = 0, nu = 0, i = 0, end = 0;
+
+	while (i < qlen) {
+		size_t e = i, eq;
+
+		while (e < qlen && q[e] != '&')
+			e++;
+		eq = i;
+		while (eq < e && q[eq] != '=')
+			eq++;
+		if (eq - i == 3 && (memcmp(q + i, "key", 3) == 0 ||
+		    memcmp(q + i, "url", 3) == 0)) {
+			struct span sp = { (uint16_t)(eq < e ? eq + 1 : e),
+			    (uint16_t)(eq < e ? e - eq - 1 : 0) };
+
+			if (q[i] == 'k')
+				keys[nk++] = sp;
+			else
+				urls[nu++] = sp;
+		}
+		i = e + 1;
+	}
+	if (nk == 0) {
+		*why = "missing key parameter";
+		return -1;
+	}
+	if (nu != 0 && nu != nk) {
+		*why = "every key needs its url, or no url is given";
+		return -1;
+	}
+	u->npairs = 0;
+	for (size_t k = 0; k < nk; k++) {
+		char *key = u->strs + end, *url;
+		long kn = decode_span(q, keys[k], key), un;
+		size_t next;
+		unsigned d;
+
+		if (kn < 0 || !key_valid(key, (size_t)kn)) {
+			*why = bad_key;
+			return -1;
+		}
+		next = end + (size_t)kn + 1;
+		url = key;
+		if (nu > 0) {
+			url = u->strs + next;
+			un = decode_span(q, urls[k], url);
+			if (un < 0 || !url_valid(url, (size_t)un)) {
+				*why = bad_url;
+				return -1;
+			}
+			next += (size_t)un + 1;
+		}
+		for (d = 0; d < u->npairs; d++)
+			if (strcmp(u->pairs[d].key, key) == 0 &&
+			    strcmp(u->pairs[d].url, url) == 0)
+				break;
+		if (d < u->npairs)
+			continue;
+		if (u->npairs == HS_ROOTS_MAX) {
+			u->npairs++;
+			break;
+		}
+		u->pairs[u->npairs].key = key;
+		u->pairs[u->npairs].url = url;
+		u->npairs++;
+		end = next;
+	}
+	u->key_len = strlen(u->pairs[0].key);
+	memcpy(u->key, u->pairs[0].key, u->key_len + 1);
+	u->url_len = strlen(u->pairs[0].url);
+	memcpy(u->url, u->pairs[0].url, u->url_len + 1);
+	*why = NULL;
+	return 0;
+}
+
 /* Refuses an upgrade: hs_upgrade_check's failure return. */
 static int
 refuse(int *status, const char **why, int st, const char *reason)
@@ -495,6 +627,8 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 {
 	const char *q = strchr(p->target, '?');
 	size_t qlen = q != NULL ? strlen(q + 1) : 0;
+	struct deflate_offer offer;
+	char vbuf[4];
 	long n;
 
 	q = q != NULL ? q + 1 : "";
@@ -521,11 +655,25 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 	if (ws_accept_key(p->ws_key, strlen(p->ws_key), u->accept) != 0)
 		return refuse(status, why, 500,
 		    "cannot compute Sec-WebSocket-Accept");
+	n = hs_query_param(q, qlen, "v", vbuf, sizeof(vbuf));
+	if (n == -1 || (n == 1 && vbuf[0] == '1'))
+		u->version = 1;
+	else if (n == 1 && vbuf[0] == '2')
+		u->version = 2;
+	else
+		return refuse(status, why, 400, "unknown protocol version "
+		    "(v=1 or v=2)");
+	u->deflate = !p->extensions_long && p->extensions_len > 0 &&
+	    deflate_offer_parse(p->extensions, p->extensions_len, &offer) == 1;
+	if (u->version == 2) {
+		if (parse_pairs(q, qlen, u, why) != 0)
+			return refuse(status, why, 400, *why);
+		goto origin;
+	}
 	n = hs_query_param(q, qlen, "key", u->key, sizeof(u->key));
 	if (n < 0 || !key_valid(u->key, (size_t)n))
 		return refuse(status, why, 400, n == -1 ?
-		    "missing key parameter" :
-		    "key must be 1..256 printable ASCII characters, no spaces");
+		    "missing key parameter" : bad_key);
 	u->key_len = (size_t)n;
 	n = hs_query_param(q, qlen, "url", u->url, sizeof(u->url));
 	if (n == -1) {
@@ -533,9 +681,12 @@ hs_upgrade_check(const struct hs_parser *p, char *const *allow, size_t nallow,
 		n = (long)u->key_len;
 	}
 	if (n < 0 || !url_valid(u->url, (size_t)n))
-		return refuse(status, why, 400, "url must be a path starting "
-		    "with / (at most 1 KiB, no scheme or host)");
+		return refuse(status, why, 400, bad_url);
 	u->url_len = (size_t)n;
+	u->npairs = 1;
+	u->pairs[0].key = u->key;
+	u->pairs[0].url = u->url;
+origin:
 	/* pushd speaks plain HTTP: an https page reaches it through a proxy,
 	 * which says so in X-Forwarded-Proto (the shipped sites set it). */
 	if (!origin_request_ok(p->has_origin ? p->origin : NULL,

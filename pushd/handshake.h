@@ -15,6 +15,9 @@
 #define HS_TARGET_MAX	4096	/* request-target (path and query) */
 #define HS_FIELD_MAX	255	/* Host, Origin and the upgrade headers */
 #define HS_AUTH_MAX	4096	/* Authorization, forwarded to authorize */
+#define HS_EXT_MAX	1024	/* Sec-WebSocket-Extensions lines, joined */
+#define HS_ROOTS_MAX	64	/* (key, url) pairs of one v2 upgrade; the
+				   bound of --max-roots */
 
 enum hs_rc {
 	HS_MORE = 0,		/* need more bytes */
@@ -53,6 +56,10 @@ struct hs_parser {
 	size_t	 cookie_len;
 	char	 authorization[HS_AUTH_MAX + 1];
 	size_t	 authorization_len;
+	char	 extensions[HS_EXT_MAX + 1];	/* lines joined by ", "; ""
+						   when longer (ignored) */
+	size_t	 extensions_len;
+	int	 extensions_long;
 	int	 has_cookie, has_authorization;
 	int	 has_host, has_origin, has_ws_key, has_fetch_site,
 		 has_fwd_proto;
@@ -75,13 +82,25 @@ int	 hs_error_status(enum hs_rc rc);
 enum hs_route { HS_REALTIME, HS_HEALTHZ, HS_METRICS, HS_NOT_FOUND };
 enum hs_route hs_route(const struct hs_parser *p);
 
+/* One (key, url) pair of an upgrade: NUL-terminated, in its strs. */
+struct hs_pair {
+	const char	*key, *url;
+};
+
 /* What a valid upgrade asks for. */
 struct hs_upgrade {
-	char	key[KEY_MAX + 1];
+	char	key[KEY_MAX + 1];	/* the first pair's */
 	size_t	key_len;
 	char	url[URL_MAX + 1];	/* defaults to the key */
 	size_t	url_len;
 	char	accept[WS_ACCEPT_LEN + 1];	/* Sec-WebSocket-Accept */
+	int	version;		/* 1 (no v, or v=1) or 2 */
+	/* v2: the distinct pairs in query order; npairs is HS_ROOTS_MAX + 1
+	 * when there were more (the rest is not kept). v1: the one pair. */
+	unsigned	npairs;
+	struct hs_pair	pairs[HS_ROOTS_MAX];
+	char		strs[HS_TARGET_MAX + 2 * HS_ROOTS_MAX + 2];
+	int	deflate;		/* a permessage-deflate offer we take */
 };
 
 /* Checks a complete head routed to HS_REALTIME as RFC 6455 4.2.1 and

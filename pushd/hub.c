@@ -62,9 +62,9 @@ struct hub_url {
 	struct hub_url		*qprev, *qnext;	/* in the hub's queue */
 	uint64_t		 gen;		/* notifies and outages seen */
 	uint64_t		 render_gen;	/* gen the running render saw */
-	uint64_t		 cached_gen;	/* gen the cached frame saw */
+	uint64_t		 cached_gen;	/* gen the cached snap saw */
 	int64_t			 started;	/* ms of the last render start */
-	struct ws_frame		*cached;
+	struct snap		*cached;	/* the last render's */
 	void			*slot;
 	char			*host;
 	struct hub_path		*path;
@@ -74,6 +74,7 @@ struct hub_url {
 
 struct hub {
 	const struct hub_ops	*ops;
+	const struct snap_config *snap_cfg;
 	void			*arg;
 	unsigned		 max_urls;
 	unsigned		 max_views;
@@ -86,12 +87,18 @@ struct hub {
 	struct hub_key		*keys;
 };
 
+static const struct snap_config default_snap_cfg = {
+	.diff = 1,
+	.lim = { DIFF_UNITS_MAX_DEFAULT, DIFF_EDITS_MAX_DEFAULT },
+};
+
 struct hub *
 hub_new(const struct hub_ops *ops, void *arg, unsigned max_urls)
 {
 	struct hub *h = xcalloc(1, sizeof(*h));
 
 	h->ops = ops;
+	h->snap_cfg = &default_snap_cfg;
 	h->arg = arg;
 	h->max_urls = max_urls;
 	h->max_views = 16;
@@ -151,7 +158,7 @@ url_free(struct hub_url *u)
 		free(u->path);
 		k->nurls--;
 	}
-	ws_frame_unref(u->cached);
+	snap_unref(u->cached);
 	free(u->host);
 	free(u);
 	if (k->nurls == 0) {
@@ -233,6 +240,12 @@ void
 hub_set_max_views(struct hub *h, unsigned n)
 {
 	h->max_views = n;
+}
+
+void
+hub_set_snap_config(struct hub *h, const struct snap_config *c)
+{
+	h->snap_cfg = c;
 }
 
 void
@@ -450,8 +463,14 @@ close_all(struct hub_url *u, uint16_t code, const char *reason)
 	u->busy--;
 }
 
+struct snap *
+hub_member_snap(const struct hub_member *m)
+{
+	return m->url != NULL ? m->url->cached : NULL;
+}
+
 static void
-broadcast(struct hub_url *u, struct ws_frame *f)
+broadcast(struct hub_url *u, struct snap *sn)
 {
 	struct hub *h = u->k->hub;
 	struct hub_member *m, *next;
@@ -464,7 +483,7 @@ broadcast(struct hub_url *u, struct ws_frame *f)
 		 * one while this send runs (the loop stalled on m->next). */
 		if (next != NULL)
 			__builtin_prefetch(next);
-		h->ops->send(h->arg, m, f);
+		h->ops->send(h->arg, m, sn);
 	}
 	u->busy--;
 }
@@ -521,6 +540,7 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 	struct hub *h = u->k->hub;
 	uint16_t code = 0;
 	enum hub_verdict v = hub_verdict(status, body, len, &code);
+	struct snap *sn;
 	char reason[32];
 
 	set_state(u, R_IDLE);
@@ -534,10 +554,16 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 		u->failures = 0;
 	switch (v) {
 	case HUB_SEND:
-		ws_frame_unref(u->cached);
-		u->cached = ws_frame_text(body, len);
-		u->cached_gen = u->render_gen;
-		broadcast(u, u->cached);
+		/* The previous snap is the diff's base: clients holding it
+		 * get the diff, every other one the full fragment. */
+		sn = snap_new(h->snap_cfg, u->k->key, u->url, u->cached, body,
+		    len);
+		if (sn != NULL) {
+			snap_unref(u->cached);
+			u->cached = sn;
+			u->cached_gen = u->render_gen;
+			broadcast(u, u->cached);
+		}
 		if (h->stranded > 0)
 			retry_stranded(h);
 		/* FALLTHROUGH */

@@ -1,6 +1,6 @@
 /* The hub: key -> (url, view class) -> clients, and per such group (a
- * "hub_url" below: what one render serves) the last rendered frame
- * and the coalescing state machine. At most one render per (key, url) is in
+ * "hub_url" below: what one render serves) the last render's snap (its
+ * frames, and the diff from the render before: snap.h) and the coalescing state machine. At most one render per (key, url) is in
  * flight and at most one more is due, and a url's renders start at least
  * HUB_RENDER_GAP_MS apart: notifies during a render fold into the due one,
  * so a burst costs a render per gap at most (two if it is shorter), and the
@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "snap.h"
 #include "ws.h"
 
 #define HUB_ETOOMANY	-1	/* the key already has max_urls urls */
@@ -41,8 +42,9 @@ struct hub_ops {
 	int64_t	(*now_ms)(void *arg);
 	/* u is being freed: cancel its render or timer, free *hub_url_slot. */
 	void	(*forget)(void *arg, struct hub_url *u);
-	/* Send f to m; f is borrowed (take a reference to keep it). */
-	void	(*send)(void *arg, struct hub_member *m, struct ws_frame *f);
+	/* Send m the frame of sn it needs (snap_frame); sn is borrowed
+	 * (take a reference to keep it). */
+	void	(*send)(void *arg, struct hub_member *m, struct snap *sn);
 	/* The hub removed m from its url; close the client with code. */
 	void	(*close)(void *arg, struct hub_member *m, uint16_t code,
 		    const char *reason);
@@ -58,6 +60,9 @@ void		 hub_set_max_inflight(struct hub *h, unsigned n);
 
 /* At most n view classes per (key, url) (default 16). */
 void		 hub_set_max_views(struct hub *h, unsigned n);
+/* How renders become snaps (c borrowed for the hub's life); by default
+ * diffs with the default bounds and no compression. */
+void		 hub_set_snap_config(struct hub *h, const struct snap_config *c);
 
 /* Adds m to (key, url, view), creating them as needed; key, url, view
  * (NUL-terminated) and host (what the render request will carry as
@@ -68,6 +73,9 @@ int	hub_join(struct hub *h, struct hub_member *m, const char *key,
 	    const char *host);
 /* Removes m; a no-op when it is not joined. */
 void	hub_leave(struct hub_member *m);
+/* The last snap of m's group (borrowed), current or not; NULL when none
+ * or m is not joined. A resync sends it again in full. */
+struct snap *hub_member_snap(const struct hub_member *m);
 /* The data behind key changed: re-render each of its urls. */
 void	hub_notify(struct hub *h, const char *key, size_t klen);
 /* Notifies are being missed (LISTEN is down): no cached frame is current
@@ -97,7 +105,7 @@ enum hub_verdict {
 enum hub_verdict hub_verdict(int status, const char *body, size_t len,
 	    uint16_t *code);
 /* A render of u ended: applies hub_verdict and returns it. body is copied
- * into the frame. u may be freed on return (its members gone). */
+ * into a snap, diffed against the previous one. u may be freed on return (its members gone). */
 enum hub_verdict hub_render_done(struct hub_url *u, int status,
 	    const char *body, size_t len);
 /* A retry_later timer of u fired; a no-op when the render it was for

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "check.h"
 #include "clock.h"
+#include "handshake.h"
 #include "hub.h"
 #include "listen.h"
 #include "log.h"
@@ -162,9 +163,9 @@ op_forget(void *arg, struct hub_url *u)
 }
 
 static void
-op_send(void *arg, struct hub_member *m, struct ws_frame *f)
+op_send(void *arg, struct hub_member *m, struct snap *sn)
 {
-	srv_send(m, f);
+	srv_send(m, sn);
 }
 
 static void
@@ -391,6 +392,23 @@ usage(FILE *f)
 "                       the open-files limit minus a reserve)\n"
 "  --max-urls-per-key N distinct urls under one key; more close 4400\n"
 "                       (default 32)\n"
+"  --max-roots N        (key, url) pairs one v2 client subscribes; more\n"
+"                       close 4400 (default 8, 1..64)\n"
+"  --max-resyncs N      resyncs a v2 client may send a minute; more close\n"
+"                       1008 (default 30, 1..1000)\n"
+"  --diff, --no-diff    send v2 clients that hold the previous fragment a\n"
+"                       diff instead of the whole fragment (default on)\n"
+"  --diff-max-units N   fragments of more units (lines, tags) get no diff\n"
+"                       (default 20000, 16..1000000)\n"
+"  --diff-max-edits N   diffs needing more edits are not made (default 1000,\n"
+"                       1..100000)\n"
+"  --deflate, --no-deflate  accept permessage-deflate offers (default on)\n"
+"  --deflate-level N    zlib level for frames, compressed once each\n"
+"                       (default 6, 1..9)\n"
+"  --deflate-min BYTES  smaller frames go uncompressed (default 256,\n"
+"                       0..1048576)\n"
+"  --deflate-max BYTES  larger frames go uncompressed (default 4194304,\n"
+"                       0..16777216)\n"
 "  --ping-interval SEC  heartbeat period: a ping and an empty text frame\n"
 "                       (which scripts can see); a client silent for two\n"
 "                       is closed (default 25)\n"
@@ -471,6 +489,9 @@ enum {
 	OPT_DB_RETRY, OPT_SEND_TIMEOUT, OPT_FRAME_TIMEOUT, OPT_MAX_OUTPUT,
 	OPT_PER_ADDR, OPT_TRUST_PROXY, OPT_REVOKE_CHANNEL, OPT_FORWARD_COOKIE,
 	OPT_MAX_VIEWS, OPT_REAUTH,
+	OPT_MAX_ROOTS, OPT_MAX_RESYNCS, OPT_DIFF, OPT_NO_DIFF,
+	OPT_DIFF_MAX_UNITS, OPT_DIFF_MAX_EDITS, OPT_DEFLATE, OPT_NO_DEFLATE,
+	OPT_DEFLATE_LEVEL, OPT_DEFLATE_MIN, OPT_DEFLATE_MAX,
 };
 
 static const struct option options[] = {
@@ -490,6 +511,17 @@ static const struct option options[] = {
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-urls-per-key", required_argument, NULL, OPT_MAX_URLS },
+	{ "max-roots", required_argument, NULL, OPT_MAX_ROOTS },
+	{ "max-resyncs", required_argument, NULL, OPT_MAX_RESYNCS },
+	{ "diff", no_argument, NULL, OPT_DIFF },
+	{ "no-diff", no_argument, NULL, OPT_NO_DIFF },
+	{ "diff-max-units", required_argument, NULL, OPT_DIFF_MAX_UNITS },
+	{ "diff-max-edits", required_argument, NULL, OPT_DIFF_MAX_EDITS },
+	{ "deflate", no_argument, NULL, OPT_DEFLATE },
+	{ "no-deflate", no_argument, NULL, OPT_NO_DEFLATE },
+	{ "deflate-level", required_argument, NULL, OPT_DEFLATE_LEVEL },
+	{ "deflate-min", required_argument, NULL, OPT_DEFLATE_MIN },
+	{ "deflate-max", required_argument, NULL, OPT_DEFLATE_MAX },
 	{ "ping-interval", required_argument, NULL, OPT_PING },
 	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
 	{ "frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT },
@@ -519,6 +551,12 @@ main(int argc, char **argv)
 	char **forward = NULL;
 	size_t nforward = 0;
 	unsigned long max_views = 16, reauth = 600;
+	unsigned long max_roots = 8, max_resyncs = 30;
+	unsigned long diff_units = DIFF_UNITS_MAX_DEFAULT;
+	unsigned long diff_edits = DIFF_EDITS_MAX_DEFAULT;
+	unsigned long deflate_level = 6, deflate_min = 256;
+	unsigned long deflate_max = 4UL << 20;
+	struct snap_config snapcfg = { .diff = 1, .deflate = 1 };
 	char **allow = NULL;
 	unsigned long app_conns = 4, max_clients = 0, max_urls = 32, ping = 25;
 	unsigned long wire_ms = RND_WIRE_MS, queue_ms = RND_QUEUE_MS;
@@ -618,6 +656,45 @@ main(int argc, char **argv)
 			if (parse_ulong("--ping-interval", optarg, 1, 3600, &ping))
 				return 2;
 			break;
+		case OPT_MAX_ROOTS:
+			if (parse_ulong("--max-roots", optarg, 1, HS_ROOTS_MAX,
+			    &max_roots))
+				return 2;
+			break;
+		case OPT_MAX_RESYNCS:
+			if (parse_ulong("--max-resyncs", optarg, 1, 1000,
+			    &max_resyncs))
+				return 2;
+			break;
+		case OPT_DIFF: snapcfg.diff = 1; break;
+		case OPT_NO_DIFF: snapcfg.diff = 0; break;
+		case OPT_DIFF_MAX_UNITS:
+			if (parse_ulong("--diff-max-units", optarg, 16, 1000000,
+			    &diff_units))
+				return 2;
+			break;
+		case OPT_DIFF_MAX_EDITS:
+			if (parse_ulong("--diff-max-edits", optarg, 1, 100000,
+			    &diff_edits))
+				return 2;
+			break;
+		case OPT_DEFLATE: snapcfg.deflate = 1; break;
+		case OPT_NO_DEFLATE: snapcfg.deflate = 0; break;
+		case OPT_DEFLATE_LEVEL:
+			if (parse_ulong("--deflate-level", optarg, 1, 9,
+			    &deflate_level))
+				return 2;
+			break;
+		case OPT_DEFLATE_MIN:
+			if (parse_ulong("--deflate-min", optarg, 0, 1 << 20,
+			    &deflate_min))
+				return 2;
+			break;
+		case OPT_DEFLATE_MAX:
+			if (parse_ulong("--deflate-max", optarg, 0, 16 << 20,
+			    &deflate_max))
+				return 2;
+			break;
 		case OPT_SEND_TIMEOUT:
 			if (parse_ulong("--send-timeout", optarg, 1, 3600,
 			    &send_timeout))
@@ -704,6 +781,14 @@ main(int argc, char **argv)
 	cfg.max_output = (size_t)max_output << 20;
 	if (cfg.max_per_addr == 0)
 		cfg.max_per_addr = 64;
+	cfg.max_roots = (unsigned)max_roots;
+	cfg.max_resyncs = max_resyncs;
+	snapcfg.lim.max_units = diff_units;
+	snapcfg.lim.max_edits = (unsigned)diff_edits;
+	snapcfg.deflate_level = (int)deflate_level;
+	snapcfg.deflate_min = deflate_min;
+	snapcfg.deflate_max = deflate_max;
+	cfg.snap = &snapcfg;
 	peers = peers_new();
 	/* By default the usual proxy: a web server on this host. */
 	if (ntrust == 0) {
@@ -744,6 +829,7 @@ main(int argc, char **argv)
 	pd.hub = hub_new(&hub_ops, &pd, (unsigned)max_urls);
 	hub_set_max_inflight(pd.hub, (unsigned)app_conns);
 	hub_set_max_views(pd.hub, (unsigned)max_views);
+	hub_set_snap_config(pd.hub, &snapcfg);
 	if ((pd.rnd = rnd_new(pd.base, app, &(struct rnd_opts){
 	    .conns = (unsigned)app_conns, .wire_ms = (unsigned)wire_ms,
 	    .queue_ms = (unsigned)queue_ms, .dns = pd.dns }, err,

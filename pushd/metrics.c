@@ -5,6 +5,8 @@
 
 #include <inttypes.h>
 
+#include "snap.h"
+
 struct metrics metrics;
 
 static const double bucket_le[METRICS_BUCKETS] = {
@@ -29,6 +31,28 @@ counter(struct buf *out, const char *name, const char *help, uint64_t v)
 {
 	buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
 	    name, help, name, name, v);
+}
+
+/* The snaps' process-wide counters (snap.h). */
+static void
+snap_metrics(struct buf *out)
+{
+	const struct snap_stats *st = snap_stats();
+
+	counter(out, "keycast_diff_frames_total",
+	    "Diff frames encoded (once per render, shared).", st->diff_frames);
+	counter(out, "keycast_diff_fallbacks_total",
+	    "Renders whose diff was tried and not used (over --diff-max-units "
+	    "or --diff-max-edits, or not smaller).", st->diff_fallbacks);
+	counter(out, "keycast_deflate_frames_total",
+	    "Frames compressed (once each, shared).", st->deflate_frames);
+	counter(out, "keycast_deflate_bytes_in_total",
+	    "Bytes given to compression.", st->deflate_in);
+	counter(out, "keycast_deflate_bytes_out_total",
+	    "Bytes compression gave back.", st->deflate_out);
+	buf_printf(out, "# HELP keycast_deflate_seconds_total CPU seconds spent "
+	    "compressing.\n# TYPE keycast_deflate_seconds_total counter\n"
+	    "keycast_deflate_seconds_total %.6f\n", st->deflate_seconds);
 }
 
 static void
@@ -120,6 +144,21 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 	counter(out, "keycast_view_limit_closes_total",
 	    "Clients closed with 4400: the url had --max-views-per-url views.",
 	    m->view_limit_closes);
+	counter(out, "keycast_roots_refused_total",
+	    "Upgrades closed with 4400: more (key, url) pairs than --max-roots.",
+	    m->roots_refused);
+	counter(out, "keycast_resyncs_total",
+	    "Resyncs from clients: each root's next frame is full.", m->resyncs);
+	counter(out, "keycast_resync_closes_total",
+	    "Clients closed with 1008: more than --max-resyncs a minute.",
+	    m->resync_closes);
+	counter(out, "keycast_frames_sent_diff_total",
+	    "Diff frames handed to clients (v2, holding the diff's base).",
+	    m->frames_sent_diff);
+	counter(out, "keycast_frames_sent_full_total",
+	    "Full-fragment frames handed to clients (v1, and v2 F).",
+	    m->frames_sent_full);
+	snap_metrics(out);
 	buf_puts(out, "# HELP keycast_render_seconds Time from render request "
 	    "to the app's answer.\n# TYPE keycast_render_seconds histogram\n");
 	for (int i = 0; i < METRICS_BUCKETS; i++) {

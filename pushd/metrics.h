@@ -42,6 +42,12 @@ struct metrics {
 						   a revoke asked for */
 	uint64_t	view_limit_closes;	/* closed 4400: the url has
 						   --max-views-per-url views */
+	uint64_t	roots_refused;		/* upgrades closed 4400: more
+						   than --max-roots pairs */
+	uint64_t	resyncs;		/* resyncs served */
+	uint64_t	resync_closes;		/* closed 1008: --max-resyncs */
+	uint64_t	frames_sent_diff;	/* D frames handed to clients */
+	uint64_t	frames_sent_full;	/* full frames (v1, F) handed */
 	uint64_t	render_buckets[METRICS_BUCKETS];	/* not cumulative */
 	uint64_t	render_count;
 	double		render_sum;

@@ -10,10 +10,14 @@
  * deadline, so a trickle of reads cannot keep a frame pinned) and for the
  * list of connections holding an unfinished client frame.
  *
- * Output is at most: the frame being written (cur), control frames, and
- * one pending data frame. A newer data frame replaces the pending one
- * (conflation): each frame is a whole new fragment, so an older unsent one
- * is worthless. Every queued reference is counted on its frame (queued),
+ * A connection subscribes one root (v1) or several (v2: protocol.md), each
+ * a (key, url) with its own hub member, authorization and view. Output is
+ * at most: the frame being written (cur), control frames, and one pending
+ * data frame per root, taken in turn. A newer frame of a root replaces its
+ * pending one (conflation): the newer is a full fragment, or a diff from
+ * what the client holds, which a pending frame never counts as (only the
+ * frame written or being written does), so an older unsent one is
+ * worthless. Every queued reference is counted on its frame (queued),
  * so the bytes of distinct queued frames are known and capped; the cap is
  * enforced from an event, never inside a broadcast. A connection is killed
  * (fd closed, lists and output left) at once but freed from a reaper event,
@@ -62,16 +66,45 @@ struct link {
 	struct conn	*prev, *next;
 };
 
+/* One (key, url) of a connection. What a broadcast touches: the member,
+ * its connection, its pending frame and the version it holds. */
+struct root {
+	struct hub_member	 m;
+	struct conn		*c;
+	struct ws_frame		*pending;	/* the next data frame */
+	uint32_t		 pending_ver;	/* of pending's snap */
+	uint32_t		 have;		/* the version written or being
+						   written; a conflated frame
+						   never counts */
+	unsigned		 have_valid : 1;
+	unsigned		 answered : 1;	/* its first authorization came */
+	struct vw_client	*vw;		/* its authorization */
+};
+
+/* What a v2 connection has beyond its first root. */
+struct roots {
+	int64_t			 resync_at;	/* ms its resync minute began */
+	unsigned		 resyncs;	/* resyncs in that minute */
+	unsigned		 n;		/* roots in r */
+	char			(*views)[AZ_VIEW_MAX + 1];	/* while
+						   authorizing: each root's */
+	struct root		 r[];		/* the second root on */
+};
+
 struct conn {
 	/* What a broadcast touches for every client comes first, on as few
 	 * cache lines as possible (the fan-out loop is memory-bound). */
-	struct hub_member	 m;
+	struct root		 r0;		/* the first (v1: only) root */
 	struct srv		*s;
 	struct ws_frame		*cur;		/* being written */
-	struct ws_frame		*pending;	/* the next data frame */
 	struct ctrl		*ctrl_head, *ctrl_tail;
 	int			 fd;
 	enum phase		 phase;
+	unsigned char		 snap_flags;	/* SNAP_V2, SNAP_DEFLATE */
+	unsigned char		 npending;	/* roots with a pending frame */
+	unsigned char		 next_root;	/* whose pending goes next */
+	unsigned char		 nwait;		/* roots awaiting their first
+						   authorization */
 	unsigned		 dead : 1;
 	unsigned		 local : 1;	/* loopback or unix peer */
 	unsigned		 blocked : 1;	/* in the blocked list */
@@ -94,7 +127,7 @@ struct conn {
 	struct hs_parser	*hs;		/* a head split over reads */
 	struct ws_in		*in;		/* an unfinished client frame */
 	struct peer		*peer;		/* its address's count */
-	struct vw_client	*vw;		/* its authorization */
+	struct roots		*more;		/* v2 only */
 	char			*early;		/* bytes that came after the
 						   head before the answer */
 	size_t			 nearly;
@@ -139,6 +172,18 @@ struct srv {
 
 #define container_of(p, type, field) \
 	((type *)(void *)((char *)(p) - offsetof(type, field)))
+
+static unsigned
+nroots(const struct conn *c)
+{
+	return 1 + (c->more != NULL ? c->more->n : 0);
+}
+
+static struct root *
+root_at(struct conn *c, unsigned i)
+{
+	return i == 0 ? &c->r0 : &c->more->r[i - 1];
+}
 
 static struct link *
 link_of(const struct clist *l, struct conn *c)
@@ -226,6 +271,33 @@ out_drop(struct srv *s, struct ws_frame *f)
 	ws_frame_unref(f);
 }
 
+static void
+drop_pending(struct conn *c)
+{
+	for (unsigned i = 0; c->npending > 0 && i < nroots(c); i++) {
+		struct root *r = root_at(c, i);
+
+		if (r->pending != NULL) {
+			out_drop(c->s, r->pending);
+			r->pending = NULL;
+			c->npending--;
+		}
+	}
+}
+
+/* c's roots leave the hub and their authorizations end. */
+static void
+roots_end(struct conn *c)
+{
+	for (unsigned i = 0; i < nroots(c); i++) {
+		struct root *r = root_at(c, i);
+
+		hub_leave(&r->m);
+		vw_end(r->vw);
+		r->vw = NULL;
+	}
+}
+
 /* Drops everything queued for c. */
 static void
 out_clear(struct conn *c)
@@ -233,8 +305,8 @@ out_clear(struct conn *c)
 	struct ctrl *q;
 
 	out_drop(c->s, c->cur);
-	out_drop(c->s, c->pending);
-	c->cur = c->pending = NULL;
+	c->cur = NULL;
+	drop_pending(c);
 	while ((q = c->ctrl_head) != NULL) {
 		c->ctrl_head = q->next;
 		out_drop(c->s, q->f);
@@ -272,9 +344,7 @@ conn_kill(struct conn *c, const char *why)
 		return;
 	c->dead = 1;
 	log_debug("client %d closed: %s", c->fd, why);
-	hub_leave(&c->m);
-	vw_end(c->vw);
-	c->vw = NULL;
+	roots_end(c);
 	if (c->phase == P_OPEN)
 		s->nclients--;
 	if (c->phase == P_AUTH)
@@ -301,6 +371,9 @@ conn_free(struct conn *c)
 	free(c->hs);
 	free(c->early);
 	ws_in_free(c->in);
+	if (c->more != NULL)
+		free(c->more->views);
+	free(c->more);
 	free(c);
 }
 
@@ -357,9 +430,25 @@ next_frame(struct conn *c)
 		free(q);
 		return f;
 	}
-	f = c->pending;
-	c->pending = NULL;
-	return f;
+	if (c->npending == 0)
+		return NULL;
+	/* Roots take turns: a busy one cannot starve the others. */
+	for (unsigned k = 0, n = nroots(c); k < n; k++) {
+		unsigned i = (c->next_root + k) % n;
+		struct root *r = root_at(c, i);
+
+		if (r->pending == NULL)
+			continue;
+		c->next_root = (unsigned char)((i + 1) % n);
+		c->npending--;
+		f = r->pending;
+		r->pending = NULL;
+		/* Being written now: what the next diff must start from. */
+		r->have = r->pending_ver;
+		r->have_valid = 1;
+		return f;
+	}
+	return NULL;
 }
 
 static void
@@ -408,7 +497,65 @@ conn_flush(struct conn *c)
 		blocked_add(c->s, c);
 }
 
-/* Queues f (borrowed) for c: written at once when nothing is queued. */
+static int
+output_idle(const struct conn *c)
+{
+	return c->cur == NULL && c->ctrl_head == NULL && c->npending == 0;
+}
+
+/* Writes f (borrowed) to an idle c at once; what the kernel refuses
+ * becomes cur. */
+static void
+send_now(struct conn *c, struct ws_frame *f)
+{
+	ssize_t n = send(c->fd, f->data, f->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n == (ssize_t)f->len) {
+		if (c->ws)
+			metrics.bytes_sent += (uint64_t)n;
+		sent(f);
+		output_empty(c);
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR) {
+		conn_kill(c, strerror(errno));
+		return;
+	}
+	if (n > 0 && c->ws)
+		metrics.bytes_sent += (uint64_t)n;
+	c->cur = out_hold(c->s, f);
+	c->off = n > 0 ? (size_t)n : 0;
+	conn_flush(c);
+}
+
+/* Queues r's data frame f (borrowed) of version ver: written at once when
+ * nothing is queued, else it replaces r's pending frame. */
+static void
+root_push(struct root *r, struct ws_frame *f, uint32_t ver)
+{
+	struct conn *c = r->c;
+
+	if (c->dead)
+		return;
+	if (output_idle(c)) {
+		r->have = ver;
+		r->have_valid = 1;
+		send_now(c, f);
+		return;
+	}
+	if (r->pending != NULL) {
+		metrics.conflated++;
+		out_drop(c->s, r->pending);
+	} else {
+		c->npending++;
+	}
+	r->pending = out_hold(c->s, f);
+	r->pending_ver = ver;
+}
+
+/* Queues f (borrowed; not a fragment) for c: written at once when nothing
+ * is queued. */
 static void
 conn_push(struct conn *c, struct ws_frame *f)
 {
@@ -416,34 +563,8 @@ conn_push(struct conn *c, struct ws_frame *f)
 
 	if (c->dead)
 		return;
-	if (c->cur == NULL && c->ctrl_head == NULL && c->pending == NULL) {
-		ssize_t n = send(c->fd, f->data, f->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n == (ssize_t)f->len) {
-			if (c->ws)
-				metrics.bytes_sent += (uint64_t)n;
-			sent(f);
-			output_empty(c);
-			return;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR) {
-			conn_kill(c, strerror(errno));
-			return;
-		}
-		if (n > 0 && c->ws)
-			metrics.bytes_sent += (uint64_t)n;
-		c->cur = out_hold(c->s, f);
-		c->off = n > 0 ? (size_t)n : 0;
-		conn_flush(c);
-		return;
-	}
-	if (f->is_data) {
-		if (c->pending != NULL) {
-			metrics.conflated++;
-			out_drop(c->s, c->pending);
-		}
-		c->pending = out_hold(c->s, f);
+	if (output_idle(c)) {
+		send_now(c, f);
 		return;
 	}
 	if (c->nctrl >= CTRL_MAX) {
@@ -472,11 +593,8 @@ on_write(evutil_socket_t fd, short what, void *arg)
 static void
 begin_close(struct conn *c)
 {
-	hub_leave(&c->m);
-	vw_end(c->vw);
-	c->vw = NULL;
-	out_drop(c->s, c->pending);
-	c->pending = NULL;
+	roots_end(c);
+	drop_pending(c);
 	partial_del(c->s, c);
 	set_phase(c, P_CLOSING, clock_ms() + SRV_CLOSE_GRACE_MS);
 }
@@ -572,11 +690,51 @@ ws_out(void *arg, const void *bytes, size_t n)
 	ws_frame_unref(f);
 }
 
+/* A v2 client's resync: it holds nothing now; each root gets its last
+ * snap in full, or the next render's. Returns -1 when it closed c. */
+static int
+on_resync(void *arg)
+{
+	struct conn *c = arg;
+	struct roots *m = c->more;
+	int64_t now = clock_ms();
+
+	if (c->dead || c->phase != P_OPEN)
+		return -1;
+	if (now - m->resync_at >= 60000) {
+		m->resync_at = now;
+		m->resyncs = 0;
+	}
+	if (++m->resyncs > c->s->cfg.max_resyncs) {
+		metrics.resync_closes++;
+		log_info("client %d: more than %lu resyncs in a minute, "
+		    "closing (1008)", c->fd, c->s->cfg.max_resyncs);
+		conn_close_ws(c, WS_CLOSE_POLICY, "too many resyncs");
+		return -1;
+	}
+	metrics.resyncs++;
+	for (unsigned i = 0; i < nroots(c) && !c->dead && c->phase == P_OPEN;
+	    i++) {
+		struct root *r = root_at(c, i);
+		struct snap *sn = hub_member_snap(&r->m);
+
+		r->have_valid = 0;
+		if (sn != NULL)
+			srv_send(&r->m, sn);
+	}
+	return c->dead || c->phase != P_OPEN ? -1 : 0;
+}
+
 static void
 ws_input(struct conn *c, const char *data, size_t n)
 {
 	struct srv *s = c->s;
-	enum ws_in_state st = ws_in_feed(&c->in, data, n, ws_out, c);
+	struct ws_in_opts o = {
+		.deflate = (c->snap_flags & SNAP_DEFLATE) != 0,
+		.resync = on_resync,
+	};
+	enum ws_in_state st = ws_in_feed_opts(&c->in, data, n,
+	    c->more != NULL ? &o : NULL, ws_out, c);
 
 	if (st != WS_IN_OPEN) {
 		if (st == WS_IN_DATA)
@@ -702,13 +860,18 @@ count_address(struct conn *c, const struct hs_parser *p)
 static void
 accept_upgrade(struct conn *c, const char *accept)
 {
-	char resp[160];
+	char resp[256];
 	struct ws_frame *f;
 	int n;
 
+	/* No context takeover either way: one compressed frame serves
+	 * every client, and the client's resync inflates on its own. */
 	n = snprintf(resp, sizeof(resp), "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+	    "Sec-WebSocket-Accept: %s\r\n%s\r\n", accept,
+	    (c->snap_flags & SNAP_DEFLATE) ? "Sec-WebSocket-Extensions: "
+	    "permessage-deflate; server_no_context_takeover; "
+	    "client_no_context_takeover\r\n" : "");
 	set_phase(c, P_OPEN, clock_ms() + c->s->cfg.ping_ms);
 	c->ws = 1;
 	f = ws_frame_raw(resp, (size_t)n);
@@ -716,21 +879,43 @@ accept_upgrade(struct conn *c, const char *accept)
 	ws_frame_unref(f);
 }
 
-/* Joins (key, url, view) of c's authorization; closes 4400 past a cap. */
+/* Closes c for its root r: v2 reasons name the root's key ("KEY: why"),
+ * cut on a UTF-8 boundary to fit a close frame. */
 static void
-join(struct conn *c, const char *view)
+close_root(struct root *r, uint16_t code, const char *why)
 {
+	struct conn *c = r->c;
+	char reason[124];
+	size_t n;
+
+	if (c->more == NULL) {
+		conn_close_ws(c, code, why);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%s: %s", vw_authz(r->vw)->key, why);
+	n = strlen(reason);
+	if (n == sizeof(reason) - 1)
+		while (n > 0 && ((unsigned char)reason[n] & 0xc0) == 0x80)
+			reason[--n] = '\0';
+	conn_close_ws(c, code, reason);
+}
+
+/* Joins (key, url, view) of r's authorization; closes 4400 past a cap. */
+static void
+join(struct root *r, const char *view)
+{
+	struct conn *c = r->c;
 	struct srv *s = c->s;
-	const struct rnd_authz *a = vw_authz(c->vw);
+	const struct rnd_authz *a = vw_authz(r->vw);
 	int rc;
 
-	rc = hub_join(s->hub, &c->m, a->key, strlen(a->key), a->url,
+	rc = hub_join(s->hub, &r->m, a->key, strlen(a->key), a->url,
 	    strlen(a->url), view, s->cfg.host != NULL ? s->cfg.host : a->host);
 	if (rc == HUB_ETOOMANY) {
-		conn_close_ws(c, WS_CLOSE_BAD_KEY, "too many urls for this key");
+		close_root(r, WS_CLOSE_BAD_KEY, "too many urls for this key");
 	} else if (rc == HUB_ETOOMANYVIEWS) {
 		metrics.view_limit_closes++;
-		conn_close_ws(c, WS_CLOSE_BAD_KEY,
+		close_root(r, WS_CLOSE_BAD_KEY,
 		    "too many view classes for this url");
 	}
 }
@@ -773,60 +958,111 @@ authorize(struct conn *c, const struct hs_parser *p,
 		c->nearly = restlen;
 	}
 	set_phase(c, P_AUTH, 0);
-	log_debug("client %d authorizing: key=%s url=%s", c->fd, up->key,
-	    up->url);
-	c->vw = vw_start(s->cfg.vw, &az, c);
+	if (up->version == 2) {
+		c->snap_flags |= SNAP_V2;
+		c->more = xcalloc(1, sizeof(*c->more) +
+		    (up->npairs - 1) * sizeof(c->more->r[0]));
+		c->more->n = up->npairs - 1;
+		c->more->views = xcalloc(up->npairs, sizeof(*c->more->views));
+	}
+	c->nwait = (unsigned char)up->npairs;
+	/* One authorization per root, linked: a revoke of one asks again
+	 * for all of them. */
+	for (unsigned i = 0; i < up->npairs; i++) {
+		struct root *r = root_at(c, i);
+
+		r->c = c;
+		az.key = up->pairs[i].key;
+		az.url = up->pairs[i].url;
+		log_debug("client %d authorizing: key=%s url=%s", c->fd,
+		    az.key, az.url);
+		r->vw = vw_start(s->cfg.vw, &az, r);
+		if (i > 0)
+			vw_link(c->r0.vw, r->vw);
+	}
 	if (cookies.data != NULL)
 		explicit_bzero(cookies.data, cookies.len);
 	buf_cleanup(&cookies);
 }
 
+/* Every root of c is authorized: the 101, the joins, then what the
+ * client sent meanwhile. */
+static void
+open_roots(struct conn *c, const char *view0)
+{
+	accept_upgrade(c, c->accept);
+	for (unsigned i = 0; i < nroots(c) && !c->dead && c->phase == P_OPEN;
+	    i++) {
+		struct root *r = root_at(c, i);
+		const char *view = c->more != NULL ? c->more->views[i] : view0;
+
+		log_debug("client %d connected: key=%s url=%s view=%s", c->fd,
+		    vw_authz(r->vw)->key, vw_authz(r->vw)->url, view);
+		join(r, view);
+	}
+	if (c->more != NULL) {
+		free(c->more->views);
+		c->more->views = NULL;
+	}
+	if (c->nearly > 0 && !c->dead && c->phase == P_OPEN)
+		ws_input(c, c->early, c->nearly);
+	free(c->early);
+	c->early = NULL;
+	c->nearly = 0;
+}
+
 void
 srv_authorized(void *owner, const struct az_answer *a, enum vw_why why)
 {
-	struct conn *c = owner;
+	struct root *r = owner;
+	struct conn *c = r->c;
 
 	if (c->dead)
 		return;
 	if (why == VW_FIRST) {
-		if (c->phase != P_AUTH)
+		if (c->phase != P_AUTH || r->answered)
 			return;
-		accept_upgrade(c, c->accept);
-		if (c->dead)
-			return;
+		r->answered = 1;
 		if (a->verdict != AZ_OK) {
+			/* The first refusal closes: its root is named. */
+			accept_upgrade(c, c->accept);
+			if (c->dead)
+				return;
 			log_debug("client %d refused: %u %s", c->fd, a->code,
 			    a->reason);
-			conn_close_ws(c, a->code, a->reason);
+			close_root(r, a->code, a->reason);
 			return;
 		}
-		log_debug("client %d connected: key=%s url=%s view=%s", c->fd,
-		    vw_authz(c->vw)->key, vw_authz(c->vw)->url, a->view);
-		join(c, a->view);
-		if (c->nearly > 0 && !c->dead && c->phase == P_OPEN)
-			ws_input(c, c->early, c->nearly);
-		free(c->early);
-		c->early = NULL;
-		c->nearly = 0;
+		if (c->more != NULL) {
+			unsigned i = r == &c->r0 ? 0 :
+			    (unsigned)(r - c->more->r) + 1;
+
+			snprintf(c->more->views[i], sizeof(c->more->views[i]),
+			    "%s", a->view);
+		}
+		if (--c->nwait == 0)
+			open_roots(c, a->view);
 		return;
 	}
-	if (c->phase != P_OPEN || c->m.url == NULL)
+	if (c->phase != P_OPEN || r->m.url == NULL)
 		return;
 	if (a->verdict != AZ_OK) {
 		if (why == VW_REVOKE)
 			metrics.revoke_closes++;
 		log_debug("client %d no longer authorized: %u %s", c->fd,
 		    a->code, a->reason);
-		conn_close_ws(c, a->code, a->reason);
+		close_root(r, a->code, a->reason);
 		return;
 	}
-	if (strcmp(a->view, hub_url_view(c->m.url)) == 0)
+	if (strcmp(a->view, hub_url_view(r->m.url)) == 0)
 		return;
 	/* Another view: its frame (cached if current, else a render) comes
-	 * at once from the join. */
+	 * at once from the join, in full: the new group's diffs start from
+	 * another fragment. */
 	log_debug("client %d moves to view %s", c->fd, a->view);
-	hub_leave(&c->m);
-	join(c, a->view);
+	hub_leave(&r->m);
+	r->have_valid = 0;
+	join(r, a->view);
 }
 
 static void
@@ -856,6 +1092,19 @@ upgrade(struct conn *c, const struct hs_parser *p, const char *rest,
 		    WS_CLOSE_BAD_KEY, why);
 		return;
 	}
+	if (up.npairs > s->cfg.max_roots) {
+		char reason[64];
+
+		metrics.roots_refused++;
+		snprintf(reason, sizeof(reason), "too many roots (max %u)",
+		    s->cfg.max_roots);
+		log_debug("client %d: %s", c->fd, reason);
+		accept_upgrade(c, up.accept);
+		conn_close_ws(c, WS_CLOSE_BAD_KEY, reason);
+		return;
+	}
+	if (up.deflate && s->cfg.snap->deflate)
+		c->snap_flags |= SNAP_DEFLATE;
 	if (count_address(c, p) != 0) {
 		http_error(c, 503, "too many connections from your address");
 		return;
@@ -1326,16 +1575,31 @@ srv_output_bytes(const struct srv *s)
 }
 
 void
-srv_send(struct hub_member *m, struct ws_frame *f)
+srv_send(struct hub_member *m, struct snap *sn)
 {
-	struct conn *c = container_of(m, struct conn, m);
+	struct root *r = container_of(m, struct root, m);
+	struct conn *c = r->c;
+	struct ws_frame *f;
+	int is_diff = 0;
 
-	if (!c->dead && c->phase == P_OPEN)
-		conn_push(c, f);
+	if (c->dead || c->phase != P_OPEN)
+		return;
+	f = snap_frame(sn, c->snap_flags, r->have_valid, r->have, &is_diff);
+	if (f == NULL) {
+		conn_kill(c, "out of memory for a frame");
+		return;
+	}
+	if (is_diff)
+		metrics.frames_sent_diff++;
+	else
+		metrics.frames_sent_full++;
+	root_push(r, f, snap_version(sn));
 }
 
 void
 srv_close(struct hub_member *m, uint16_t code, const char *reason)
 {
-	conn_close_ws(container_of(m, struct conn, m), code, reason);
+	struct root *r = container_of(m, struct root, m);
+
+	close_root(r, code, reason);
 }

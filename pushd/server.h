@@ -12,6 +12,7 @@
 #include "authorize.h"
 #include "buf.h"
 #include "hub.h"
+#include "snap.h"
 #include "viewers.h"
 
 #define SRV_HANDSHAKE_MS	10000	/* to send a complete request head */
@@ -47,6 +48,12 @@ struct srv_config {
 	struct vw	*vw;		/* authorizes every upgrade */
 	char *const	*forward_cookie;	/* cookie names authorize gets */
 	size_t		 nforward;
+	unsigned	 max_roots;	/* (key, url) pairs per v2 upgrade;
+					   more close 4400 */
+	unsigned long	 max_resyncs;	/* per client per minute; more close
+					   1008 */
+	const struct snap_config *snap;	/* .deflate: permessage-deflate is
+					   negotiated */
 };
 
 struct srv_hooks {
@@ -69,14 +76,16 @@ unsigned long	 srv_clients(const struct srv *s);
 /* Bytes of distinct frames queued for clients (shared frames once). */
 size_t		 srv_output_bytes(const struct srv *s);
 
-/* The authorize answer for the connection owner stands for (vw_ops). */
+/* The authorize answer for the root of a connection owner stands for
+ * (vw_ops). */
 void	srv_authorized(void *owner, const struct az_answer *a,
 	    enum vw_why why);
 /* Upgrades waiting for their authorize answer. */
 unsigned long	 srv_authorizing(const struct srv *s);
 
-/* The hub's send and close, for a member embedded in a connection. */
-void	srv_send(struct hub_member *m, struct ws_frame *f);
+/* The hub's send and close, for a member embedded in a connection's
+ * root: send picks the snap's frame for what the root holds. */
+void	srv_send(struct hub_member *m, struct snap *sn);
 void	srv_close(struct hub_member *m, uint16_t code, const char *reason);
 
 #endif

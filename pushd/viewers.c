@@ -44,6 +44,8 @@ struct vw_client {
 	struct vw_client	*prev, *next;	/* all clients */
 	struct vw_ref		*refs;
 	unsigned		 nrefs;
+	struct vw_client	*ring;		/* the next linked client; c
+						   itself when alone */
 };
 
 struct clist {
@@ -402,6 +404,7 @@ vw_start(struct vw *v, const struct rnd_authz *a, void *owner)
 	c->v = v;
 	c->owner = owner;
 	c->why = VW_FIRST;
+	c->ring = c;
 	c->next = v->all;
 	if (v->all != NULL)
 		v->all->prev = c;
@@ -417,13 +420,26 @@ vw_authz(const struct vw_client *c)
 }
 
 void
+vw_link(struct vw_client *a, struct vw_client *b)
+{
+	struct vw_client *t = a->ring;
+
+	a->ring = b->ring;
+	b->ring = t;
+}
+
+void
 vw_end(struct vw_client *c)
 {
 	struct vw *v;
+	struct vw_client *p;
 
 	if (c == NULL)
 		return;
 	v = c->v;
+	for (p = c; p->ring != c; p = p->ring)
+		;
+	p->ring = c->ring;
 	unwait(c);
 	if (c->job != NULL) {
 		rnd_cancel(c->job);
@@ -456,8 +472,12 @@ vw_revoke(struct vw *v, const char *t)
 		return;
 	/* want() never calls back nor unlinks refs. */
 	for (r = tg->head; r != NULL; r = r->next) {
-		want(r->c, VW_REVOKE);
-		n++;
+		struct vw_client *c = r->c;
+
+		do {
+			want(c, VW_REVOKE);
+			n++;
+		} while ((c = c->ring) != r->c);
 	}
 	log_debug("revoke %s: authorizing %lu clients again", t, n);
 }

@@ -53,6 +53,9 @@ struct vw_client *vw_start(struct vw *v, const struct rnd_authz *a,
 		    void *owner);
 /* What the client was authorized for (strings valid until vw_end). */
 const struct rnd_authz *vw_authz(const struct vw_client *c);
+/* Links b to a's clients (one connection's roots): a revoke naming a tag
+ * of any of them authorizes them all again. */
+void		 vw_link(struct vw_client *a, struct vw_client *b);
 /* The client is gone: no more answers; frees c. NULL is a no-op. */
 void		 vw_end(struct vw_client *c);
 

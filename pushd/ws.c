@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <wslay/wslay.h>
 
+#include "buf.h"
+#include "deflate.h"
 #include "xmalloc.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -64,6 +66,15 @@ ws_frame_text(const void *payload, size_t n)
 	if (n > 0)
 		memcpy(p, payload, n);
 	f->is_data = 1;
+	return f;
+}
+
+struct ws_frame *
+ws_frame_text_rsv1(const void *payload, size_t n)
+{
+	struct ws_frame *f = ws_frame_text(payload, n);
+
+	f->data[0] |= 0x40;	/* RSV1: the payload is compressed */
 	return f;
 }
 
@@ -187,27 +198,35 @@ in_close(ws_in_send_fn *send, void *arg, uint16_t code, const char *reason,
 	return st;
 }
 
-/* The one rule for what a client may send: control frames only, as
- * keycast.js sends nothing else. A data frame is refused at its header.
- * To let clients say something (a one-byte request, say), allow it here:
- * a frame of at most 125 bytes stays whole in struct ws_in like a control
- * frame, and wslay would then need an on_msg_recv_callback. */
+/* What a client may send: control frames, and with o (a v2 client) one
+ * whole text frame of at most 125 bytes, RSV1 only when permessage-deflate
+ * was negotiated. Anything else is refused at its header. */
 static int
-client_may_send(unsigned opcode, int fin, size_t payload_len)
+client_may_send(const struct ws_in_opts *o, unsigned h0, size_t payload_len)
 {
-	return opcode >= WSLAY_CONNECTION_CLOSE;
+	unsigned opcode = h0 & 0x0f;
+
+	if (opcode >= WSLAY_CONNECTION_CLOSE)
+		return (h0 & 0x70) == 0;
+	return o != NULL && opcode == WSLAY_TEXT_FRAME && (h0 & 0x80) &&
+	    payload_len <= 125 && (h0 & 0x30) == 0 &&
+	    ((h0 & 0x40) == 0 || o->deflate);
 }
 
 /* Checks a frame header (RFC 6455 5.2) from its first two bytes. Returns
  * the frame's whole length, or 0 with the close code to refuse it with. */
 static size_t
-frame_length(const unsigned char h[2], uint16_t *code, const char **why)
+frame_length(const struct ws_in_opts *o, const unsigned char h[2],
+    uint16_t *code, const char **why)
 {
 	unsigned opcode = h[0] & 0x0f, fin = h[0] & 0x80;
 	size_t n = h[1] & 0x7f;
+	unsigned rsv = h[0] & 0x70;
 
 	*code = WS_CLOSE_PROTOCOL;
-	if ((h[0] & 0x70) != 0)
+	/* RSV1 on a text frame is permessage-deflate's: judged below. */
+	if (rsv != 0 && !(rsv == 0x40 && opcode == WSLAY_TEXT_FRAME && o != NULL &&
+	    o->deflate))
 		*why = "reserved bits set";
 	else if (!(h[1] & 0x80))
 		*why = "client frames must be masked";
@@ -216,12 +235,44 @@ frame_length(const unsigned char h[2], uint16_t *code, const char **why)
 		*why = "reserved opcode";
 	else if (opcode >= WSLAY_CONNECTION_CLOSE && (!fin || n > 125))
 		*why = "control frames are whole and at most 125 bytes";
-	else if (!client_may_send(opcode, fin != 0, n) || n > 125) {
+	else if (!client_may_send(o, h[0], n)) {
 		*code = WS_CLOSE_UNSUPPORTED;
-		*why = "clients send only control frames here";
+		*why = o != NULL ? "clients send only control frames and the "
+		    "resync here" : "clients send only control frames here";
 	} else
 		return 2 + 4 + n;
 	return 0;
+}
+
+/* A whole text frame from a v2 client: the resync ("r"), else 1003. A
+ * compressed one is inflated with a bound of WS_IN_TEXT_MAX bytes. */
+static enum ws_in_state
+in_text(const unsigned char *frame, size_t len, const struct ws_in_opts *o,
+    ws_in_send_fn *send, void *arg)
+{
+	unsigned char payload[125];
+	size_t n = len - 6;
+	struct buf plain;
+	int is_resync;
+
+	for (size_t i = 0; i < n; i++)
+		payload[i] = frame[6 + i] ^ frame[2 + (i & 3)];
+	buf_init(&plain);
+	if (frame[0] & 0x40) {
+		if (deflate_inflate(payload, n, WS_IN_TEXT_MAX, &plain) != 0) {
+			buf_cleanup(&plain);
+			return in_close(send, arg, WS_CLOSE_POLICY,
+			    "bad or oversized compressed frame", WS_IN_CLOSED);
+		}
+	} else {
+		buf_append(&plain, payload, n);
+	}
+	is_resync = plain.len == 1 && plain.data[0] == 'r';
+	buf_cleanup(&plain);
+	if (!is_resync)
+		return in_close(send, arg, WS_CLOSE_UNSUPPORTED,
+		    "clients send only the resync here", WS_IN_DATA);
+	return o->resync(arg) == 0 ? WS_IN_OPEN : WS_IN_CLOSED;
 }
 
 /* Runs one whole control frame through a fresh wslay context. */
@@ -265,6 +316,13 @@ enum ws_in_state
 ws_in_feed(struct ws_in **wp, const void *bytes, size_t n, ws_in_send_fn *send,
     void *arg)
 {
+	return ws_in_feed_opts(wp, bytes, n, NULL, send, arg);
+}
+
+enum ws_in_state
+ws_in_feed_opts(struct ws_in **wp, const void *bytes, size_t n,
+    const struct ws_in_opts *o, ws_in_send_fn *send, void *arg)
+{
 	const unsigned char *p = bytes;
 	struct ws_in *w = *wp;
 	enum ws_in_state st = WS_IN_OPEN;
@@ -287,7 +345,7 @@ ws_in_feed(struct ws_in **wp, const void *bytes, size_t n, ws_in_send_fn *send,
 			frame = w->buf;
 			have = w->len;
 		}
-		if (have >= 2 && (need = frame_length(frame, &code, &why)) == 0) {
+		if (have >= 2 && (need = frame_length(o, frame, &code, &why)) == 0) {
 			st = in_close(send, arg, code, why, code ==
 			    WS_CLOSE_UNSUPPORTED ? WS_IN_DATA : WS_IN_CLOSED);
 			break;
@@ -309,7 +367,10 @@ ws_in_feed(struct ws_in **wp, const void *bytes, size_t n, ws_in_send_fn *send,
 			}
 			break;
 		}
-		st = in_frame(frame, need, send, arg);
+		if ((frame[0] & 0x0f) == WSLAY_TEXT_FRAME)
+			st = in_text(frame, need, o, send, arg);
+		else
+			st = in_frame(frame, need, send, arg);
 		if (w != NULL) {
 			free(w);
 			w = NULL;

@@ -35,6 +35,9 @@ struct ws_frame {
 
 /* Each returns a new frame holding one reference. */
 struct ws_frame	*ws_frame_text(const void *payload, size_t n);
+/* A text frame with RSV1 set (RFC 7692 7.2.3.1): payload already deflated
+ * for permessage-deflate. */
+struct ws_frame	*ws_frame_text_rsv1(const void *payload, size_t n);
 struct ws_frame	*ws_frame_close(uint16_t code, const char *reason);
 /* The heartbeat: a ping for the browser and an empty text frame that the
  * page's script can see (pings are invisible to JavaScript), as one
@@ -49,6 +52,7 @@ void		 ws_frame_unref(struct ws_frame *f);
 int	ws_accept_key(const char *key, size_t n, char out[WS_ACCEPT_LEN + 1]);
 
 /* The reader. Clients may send control frames only (ping, pong, close),
+ * and a v2 client also its resync (protocol.md: a text frame "r"),
  * and a masked control frame is at most WS_CTRL_FRAME_MAX bytes: the
  * reader keeps an unfinished frame's bytes itself, in a small buffer that
  * exists only while a frame is unfinished, and hands wslay whole frames on
@@ -78,5 +82,21 @@ enum ws_in_state {
 enum ws_in_state ws_in_feed(struct ws_in **w, const void *bytes, size_t n,
 		    ws_in_send_fn *send, void *arg);
 void		 ws_in_free(struct ws_in *w);
+
+#define WS_IN_TEXT_MAX	16	/* bytes a compressed client text frame may
+				   inflate to (the resync is one) */
+
+/* A v2 client's reader: its text frame "r" (plain, or compressed when
+ * deflate is set) calls resync, which returns 0 to read on or -1 when it
+ * closed the connection itself; any other text frame is refused 1003, a
+ * compressed one that inflates past WS_IN_TEXT_MAX or not at all 1008. */
+struct ws_in_opts {
+	int	deflate;		/* permessage-deflate negotiated */
+	int	(*resync)(void *arg);
+};
+/* ws_in_feed with o (borrowed; NULL is ws_in_feed). */
+enum ws_in_state ws_in_feed_opts(struct ws_in **w, const void *bytes,
+		    size_t n, const struct ws_in_opts *o, ws_in_send_fn *send,
+		    void *arg);
 
 #endif

@@ -71,6 +71,8 @@ export async function startApp({ path, host = '127.0.0.1', port = 0, delayMs = 0
 		requests: [], viewRenders: new Map(), authorizes: 0, inflight: 0, peak: 0,
 		// (params) -> { status = 200, view = 'public', tags = [], body = '', delayMs = 0 }
 		authorize: () => ({}),
+		// (url, n, view) -> a fragment to render instead of answer()'s, or undefined
+		fragment: () => undefined,
 	};
 	const hold = (fn, ms) => {
 		app.inflight++;
@@ -114,7 +116,9 @@ export async function startApp({ path, host = '127.0.0.1', port = 0, delayMs = 0
 					app.renders.set(url, n);
 					const vk = `${url} ${p.KEYCAST_VIEW}`;
 					app.viewRenders.set(vk, (app.viewRenders.get(vk) ?? 0) + 1);
-					const out = answer(url, n, p.KEYCAST_VIEW);
+					const own = app.fragment(url, n, p.KEYCAST_VIEW);
+					const out = own !== undefined ? Buffer.from(`Content-Type: text/html\r\n\r\n${own}`)
+						: answer(url, n, p.KEYCAST_VIEW);
 					hold(() => { if (!sock.destroyed) sock.write(stdout(id, out)); }, app.delayMs);
 				}
 			}

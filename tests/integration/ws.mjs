@@ -315,11 +315,11 @@ export class RawClient {
 // Opens a raw WebSocket: sends the upgrade request and waits for the 101
 // (rejects on any other answer). highWaterMark bounds what Node buffers
 // while the client is paused.
-export function rawConnect({ key = '/counter', url, port = env.pushdPort, headers, timeout = 5000, highWaterMark = 16384 } = {}) {
-	const { text, wsKey } = upgradeRequest({ key, url, port, headers });
+export function rawConnect({ key = '/counter', url, path, port = env.pushdPort, headers, timeout = 5000, highWaterMark = 16384 } = {}) {
+	const { text, wsKey } = upgradeRequest({ key, url, path, port, headers });
 	return new Promise((resolve, reject) => {
 		const sock = new net.Socket({ readableHighWaterMark: highWaterMark });
-		const client = new RawClient(sock, `raw ${port}${realtimePath(key, url)}`);
+		const client = new RawClient(sock, `raw ${port}${path ?? realtimePath(key, url)}`);
 		let buf = Buffer.alloc(0);
 		const timer = setTimeout(() => { sock.destroy(); reject(new Error(`${client.label}: no 101 in ${timeout} ms`)); }, timeout);
 		sock.on('data', (d) => {

@@ -93,9 +93,12 @@ fake_forget(void *arg, struct hub_url *u)
 }
 
 static inline void
-fake_send(void *arg, struct hub_member *m, struct ws_frame *f)
+fake_send(void *arg, struct hub_member *m, struct snap *sn)
 {
 	struct fake_member *fm = (struct fake_member *)m;
+	int is_diff;
+	/* What a v1 client gets: the whole fragment. */
+	struct ws_frame *f = snap_frame(sn, 0, 0, 0, &is_diff);
 	size_t h = f->data[1] < 126 ? 2 : 4;
 	size_t n = f->len - h;
 
