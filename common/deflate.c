@@ -3,7 +3,8 @@
  * directions means (RFC 7692 7.1.1): nothing is kept between calls. The
  * offer parser follows RFC 6455 9.1's grammar (token, quoted-string, OWS,
  * empty list elements as RFC 7230 7 asks) and RFC 7692 7.1's rules for
- * declining an offer. */
+ * declining an offer, declining any offer that names
+ * server_max_window_bits (see deflate_param). */
 #include "deflate.h"
 
 #include <limits.h>
@@ -222,9 +223,11 @@ deflate_param(struct ext *e, unsigned *seen, int *ok,
 			*ok = 0;
 		break;
 	case P_SERVER_BITS:
-		/* Our stream may point back 32 KB: only 15 fits. */
-		if (window_bits(val, vlen) != 15)
-			*ok = 0;
+		/* Below 15 our 32 KB back-references would not fit. At 15,
+		 * RFC 7692 7.1.2.1 wants it echoed in the answer, and struct
+		 * deflate_offer (the contract) cannot say it was offered:
+		 * declined too. Browsers do not send it. */
+		*ok = 0;
 		break;
 	case P_CLIENT_BITS:
 		if (vlen != 0 && window_bits(val, vlen) < 0)

@@ -108,10 +108,17 @@ bisect(struct myers *m, long a0, long a1, long b0, long b1, long *sx,
 	int front = (delta & 1) != 0;
 	long k1start = 0, k1end = 0, k2start = 0, k2end = 0;
 
+	long reach;
+
 	if (dlim > m->dmax)
 		dlim = m->dmax;
-	for (long i = 0; i < 2 * m->vmax; i++)
-		m->v1[i] = m->v2[i] = -1;
+	/* Clear only what this call can read: diagonals within dlim + 1 of
+	 * its own and of the other direction's (shifted by delta), so a small
+	 * subproblem costs its size, not the vectors'. */
+	reach = dlim + (delta < 0 ? -delta : delta) + 2;
+	for (long i = off - reach; i <= off + reach; i++)
+		if (i >= 0 && i < 2 * m->vmax)
+			m->v1[i] = m->v2[i] = -1;
 	m->v1[off + 1] = m->v2[off + 1] = 0;
 	for (long d = 0; d <= dlim; d++) {
 		for (long k = -d + k1start; k <= d - k1end; k += 2) {

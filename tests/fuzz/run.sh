@@ -14,7 +14,8 @@ secs=${1:-12}
 out=${FUZZ_OUT:-$root/test-output/fuzz}
 cc=${CLANG:-clang}
 
-targets=(fuzz_handshake fuzz_ws_in fuzz_fcgi_response fuzz_form fuzz_template)
+targets=(fuzz_handshake fuzz_ws_in fuzz_fcgi_response fuzz_form fuzz_template
+	fuzz_diff_apply fuzz_deflate_offer)
 if [ "$secs" = --list ]; then printf '%s\n' "${targets[@]}"; exit 0; fi
 case $secs in ''|*[!0-9]*) echo "usage: $0 [SECONDS_EACH]" >&2; exit 2 ;; esac
 command -v "$cc" >/dev/null || { echo "not ok - fuzz: $cc not found (apt-get install clang libclang-rt-dev)"; exit 1; }
@@ -35,6 +36,8 @@ declare -A srcs=(
 	[fuzz_fcgi_response]="$root/pushd/fcgi_codec.c"
 	[fuzz_form]="$root/fcgi/request.c"
 	[fuzz_template]="$root/fcgi/template.c"
+	[fuzz_diff_apply]="$root/common/diff.c"
+	[fuzz_deflate_offer]="$root/common/deflate.c"
 )
 declare -A libs=(
 	[fuzz_handshake]="-lwslay -lcrypto"
@@ -42,6 +45,8 @@ declare -A libs=(
 	[fuzz_fcgi_response]=""
 	[fuzz_form]=""
 	[fuzz_template]=""
+	[fuzz_diff_apply]=""
+	[fuzz_deflate_offer]="-lz"
 )
 
 status=0

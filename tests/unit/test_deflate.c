@@ -115,6 +115,8 @@ test_offers(void)
 		"permessage-deflate; server_max_window_bits",
 		"permessage-deflate; server_max_window_bits=015",
 		"permessage-deflate; server_max_window_bits=16",
+		"permessage-deflate; server_max_window_bits=15",
+		"permessage-deflate; server_max_window_bits=\"15\"",
 		"permessage-deflate; client_max_window_bits=7",
 		"permessage-deflate; client_max_window_bits=\"\\31\\36\"",
 		"permessage-deflate; mystery",
@@ -147,12 +149,12 @@ test_offers(void)
 	    o.client_max_window_bits_seen, "Chromium's offer: taken, "
 	    "client_max_window_bits seen");
 	ok(offer("permessage-deflate; server_no_context_takeover; "
-	    "client_no_context_takeover; server_max_window_bits=15; "
-	    "client_max_window_bits=10", &o) == 1 &&
-	    o.client_max_window_bits_seen, "all four parameters: taken");
-	ok(offer("permessage-deflate;server_max_window_bits=\"15\"", &o) == 1,
+	    "client_no_context_takeover; client_max_window_bits=10", &o) == 1 &&
+	    o.client_max_window_bits_seen, "the three parameters we take: "
+	    "taken");
+	ok(offer("permessage-deflate;client_max_window_bits=\"15\"", &o) == 1,
 	    "a quoted value, no spaces: taken");
-	ok(offer("permessage-deflate ; server_max_window_bits = \"1\\5\"", &o)
+	ok(offer("permessage-deflate ; client_max_window_bits = \"1\\5\"", &o)
 	    == 1, "a quoted value with a quoted-pair, spaces around ';' and "
 	    "'=': taken");
 	ok(offer("permessage-deflate; server_max_window_bits=10, "
