@@ -1,12 +1,13 @@
-/* pushd's authorize request: once per WebSocket, before any fragment, the
- * app says whether this viewer may watch url U under key K and which view
- * class it belongs to. A page's url belongs to exactly one key (/ <->
- * global, /counter <-> /counter, /chat/ROOM <-> /chat/ROOM) and carries no
- * query, so no socket can make up its own (key, url) groups: anything else
- * is 403 (4403), except a url that only answers other methods (an API
- * route), which cannot be rendered: 405 (pushd closes 1011, as when such a
- * render failed before authorize). The tags name what the answer depended
- * on; a revoke of any of them makes pushd ask again. */
+/* pushd's authorize request: once per WebSocket root, before any fragment,
+ * the app says whether this viewer may watch url U under key K and which
+ * view class it belongs to (docs/protocol.md). A url belongs to exactly
+ * one key, the one of the first feature_key whose url pattern it matches
+ * (its parameters put into the key pattern), and carries no query, so no
+ * socket can make up its own (key, url) groups: anything else is 403
+ * (4403), except a url that only answers other methods (an API route),
+ * which cannot be rendered: 405 (pushd closes 1011, as when such a render
+ * failed before authorize). The tags name what the answer depended on; a
+ * revoke of any of them makes pushd ask again. */
 #include "app.h"
 #include "buf.h"
 #include "router.h"
@@ -18,14 +19,68 @@ deny(struct resp *rs, int status, const char *reason)
 {
 	resp_reset(rs);
 	resp_text(rs, status, reason);
-	return 0;
+	return status;
+}
+
+/* The key pattern with m's parameters put in place of its ":name"
+ * segments (a ':' that starts the pattern or follows a '/'). */
+static const char *
+key_expand(struct arena *a, const char *pat, const struct route_match *m)
+{
+	struct buf out;
+	const char *p = pat, *v, *res;
+
+	buf_init(&out);
+	while (*p != '\0') {
+		if (*p == ':' && (p == pat || p[-1] == '/')) {
+			const char *end = strchrnul(p, '/');
+			char *name = arena_strndup(a, p + 1, (size_t)(end - p - 1));
+
+			v = route_param(m, name);
+			buf_puts(&out, v != NULL ? v : "");
+			p = end;
+			continue;
+		}
+		buf_append(&out, p, 1);
+		p++;
+	}
+	res = arena_strndup(a, out.data != NULL ? out.data : "", out.len);
+	buf_cleanup(&out);
+	return res;
+}
+
+/* The feature_key that url (rq->path) belongs to when it is key's, with
+ * rq->match holding the url's parameters; NULL otherwise. */
+static const struct feature_key *
+key_of(struct req *rq, const char *key)
+{
+	size_t i, j;
+
+	for (i = 0; i < app_nfeatures; i++) {
+		const struct feature *f = app_features[i];
+
+		for (j = 0; j < f->nkeys; j++) {
+			const struct feature_key *k = &f->keys[j];
+			struct route r = { "GET", k->url, NULL };
+
+			if (route_match(&r, 1, "GET", rq->path, rq->arena,
+			    &rq->match) != ROUTE_OK)
+				continue;
+			/* The url is this entry's: the first match decides. */
+			if (strcmp(key_expand(rq->arena, k->key, &rq->match),
+			    key) == 0)
+				return k;
+			return NULL;
+		}
+	}
+	return NULL;
 }
 
 int
 authz_answer(struct req *rq, struct resp *rs)
 {
-	const char *key = rq->authorize_key, *room = NULL, *view = "public";
-	struct room_access ra;
+	const struct feature_key *k;
+	struct authz az = { "public", 0, NULL, NULL };
 	struct buf tags;
 	int rc;
 
@@ -37,40 +92,30 @@ authz_answer(struct req *rq, struct resp *rs)
 		return deny(rs, 405, "not a page");
 	if (rq->query[0] != '\0' || strchr(rq->uri, '?') != NULL)
 		return deny(rs, 403, "url does not belong to key");
-	if (strcmp(rq->path, "/") == 0 && strcmp(key, "global") == 0)
-		;
-	else if (strcmp(rq->path, "/counter") == 0 && strcmp(key, "/counter") == 0)
-		;
-	else if (strncmp(rq->path, "/chat/", 6) == 0 &&
-	    strcmp(rq->path, key) == 0)
-		room = rq->path + 6;
-	else
+	if ((k = key_of(rq, rq->authorize_key)) == NULL)
 		return deny(rs, 403, "url does not belong to key");
 	/* A session cookie that names no session: signed out (or made up). */
 	if (rq->viewer.stale)
 		return deny(rs, 401, "signed out: sign in again");
-	memset(&ra, 0, sizeof(ra));
-	if (room != NULL) {
-		rc = chat_access(rq, room, &ra);
+	if (k->authorize != NULL) {
+		rc = k->authorize(rq, &az);
 		if (rc != DB_OK)
 			return deny(rs, 503, "database unavailable");
-		if (ra.deny == 404)
-			return deny(rs, 403, "url does not belong to key");
-		if (ra.deny != 0)
-			return deny(rs, ra.deny, ra.reason);
-		view = ra.view;
+		if (az.deny != 0)
+			return deny(rs, az.deny, az.reason != NULL ? az.reason :
+			    "refused");
 	}
 	resp_reset(rs);
 	resp_text(rs, 200, NULL);
-	resp_header(rs, "Keycast-View", "%s", view);
+	resp_header(rs, "Keycast-View", "%s", az.view);
 	buf_init(&tags);
 	if (rq->viewer.id != 0)
 		buf_printf(&tags, "session:%s user:%lld", rq->viewer.session,
 		    rq->viewer.id);
-	if (ra.id != 0)
-		buf_printf(&tags, "%sroom:%lld", tags.len > 0 ? " " : "", ra.id);
+	if (az.tags != NULL && az.tags[0] != '\0')
+		buf_printf(&tags, "%s%s", tags.len > 0 ? " " : "", az.tags);
 	if (tags.len > 0)
 		resp_header(rs, "Keycast-Tags", "%.*s", (int)tags.len, tags.data);
 	buf_cleanup(&tags);
-	return 0;
+	return 200;
 }

@@ -8,14 +8,7 @@
 #define KC_DB_H
 #include <libpq-fe.h>
 
-struct db_stmt {
-	const char	*name;
-	const char	*sql;
-	int		 nparams;
-};
-
-/* DB_BUSY: lock_timeout or statement_timeout ran out (answer 503). */
-enum { DB_OK = 0, DB_UNAVAILABLE = -1, DB_FAILED = -2, DB_BUSY = -3 };
+#include "keycast.h"
 
 struct db;
 

@@ -3,20 +3,11 @@
  * handler returns. HEAD responses keep their headers and drop the body. */
 #ifndef KC_RESPONSE_H
 #define KC_RESPONSE_H
-#include "buf.h"
-
-struct resp {
-	int		 status;
-	const char	*content_type;	/* static string */
-	struct buf	 headers;	/* "Name: value\r\n" lines */
-	struct buf	 body;
-};
+#include "keycast.h"
 
 void		 resp_init(struct resp *rs);
 void		 resp_cleanup(struct resp *rs);
 void		 resp_reset(struct resp *rs);
-void		 resp_header(struct resp *rs, const char *name, const char *fmt, ...)
-		    __attribute__((format(printf, 3, 4)));
 void		 resp_redirect(struct resp *rs, int status, const char *location);
 /* Plain-text body for statuses that have no page (e.g. 204, 413, 422). */
 void		 resp_text(struct resp *rs, int status, const char *msg);

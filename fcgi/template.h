@@ -7,28 +7,9 @@
 #define KC_TEMPLATE_H
 #include <stddef.h>
 
-struct arena;
-struct buf;
+#include "keycast.h"
 
-/* Values. All are allocated in the arena and live as long as it does;
- * names and strings are copied; tpl_str(a, NULL) gives null. {{x}} renders
- * strings, integers in decimal, booleans as true/false, and nothing for null,
- * maps and lists. Only false, null, an empty list and a missing name are
- * falsy: 0 and "" are true. */
-struct tpl_val;
-struct tpl_val	*tpl_null(struct arena *a);
-struct tpl_val	*tpl_bool(struct arena *a, int b);
-struct tpl_val	*tpl_str(struct arena *a, const char *s);
-struct tpl_val	*tpl_strn(struct arena *a, const char *s, size_t n);
-struct tpl_val	*tpl_int(struct arena *a, long long v);
-struct tpl_val	*tpl_map(struct arena *a);
-struct tpl_val	*tpl_list(struct arena *a);
-/* Sets map[name] = v (replacing an earlier value); returns map, which
- * must come from tpl_map. Lookups are linear: maps are meant to be small. */
-struct tpl_val	*tpl_put(struct arena *a, struct tpl_val *map, const char *name,
-		    struct tpl_val *v);
-/* Appends v to list (from tpl_list); returns list. */
-struct tpl_val	*tpl_push(struct arena *a, struct tpl_val *list, struct tpl_val *v);
+/* Values (tpl_str, tpl_map...) are declared in keycast.h. */
 
 /* A set of named compiled templates; partials are looked up by name in the
  * same set at render time (an unknown partial renders as empty, as the spec

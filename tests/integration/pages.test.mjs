@@ -1,53 +1,24 @@
-// The foundation end to end: pages and mutations through nginx and lighttpd,
-// render requests straight to keycast-fcgi, NOTIFY on commit only, and the
-// failure behaviour (a killed worker, PostgreSQL stopped and started again).
+// The framework end to end (fcgi/app.c, through the features' routes):
+// answers through nginx and lighttpd (404, 405, HEAD, 413, 422, 403
+// cross-site, 204 for keycast.js), render requests straight to
+// keycast-fcgi, NOTIFY on commit only, and the failure behaviour (a killed
+// worker, PostgreSQL stopped and started again). Each feature's own pages
+// are tested in feature-<name>.test.mjs.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
 	env, webServers, until, request, postForm, fcgiHttp, stack, partPid,
 	childPids, isAlive, psql, pgConnect, listen, signUp, as,
 } from './lib.mjs';
+import {
+	JS, rtKey, shownCount, dbCounter, dbNewest, assertRedirect,
+} from './page-helpers.mjs';
 
 const run = Date.now().toString(36); // tells this run's chat messages apart
-const JS = { 'X-Keycast': '1' }; // what keycast.js sends with a mutation
 const BODY_MAX = 64 * 1024;
 
-const entities = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-function decodeHtml(s) {
-	return s.replace(/&(?:#x([0-9a-f]+)|#(\d+)|(\w+));/gi, (all, hex, dec, name) =>
-		hex ? String.fromCodePoint(parseInt(hex, 16))
-			: dec ? String.fromCodePoint(Number(dec)) : entities[name] ?? all);
-}
-
-function rtKey(html) {
-	return /<div data-rt-root data-rt-key="([^"]*)">/.exec(html)?.[1];
-}
-
-function shownCount(html) {
-	const m = /<output id="count"[^>]*>(-?\d+)<\/output>/.exec(html);
-	assert.ok(m, 'no <output id="count"> with a number');
-	return Number(m[1]);
-}
-
-// The inside of the <form method="post" action="ACTION">, or undefined.
-function postFormBody(html, action) {
-	for (const m of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
-		if (/method="post"/i.test(m[1]) && m[1].includes(`action="${action}"`))
-			return m[2];
-	}
-	return undefined;
-}
-
-function chatMessages(html) {
-	return [...html.matchAll(/class="author">([^<]*)<[\s\S]*?class="text">([^<]*)</g)]
-		.map((m) => ({ author: decodeHtml(m[1]), text: decodeHtml(m[2]) }));
-}
-
-const dbCounter = () => Number(psql("SELECT value FROM counters WHERE name = 'global'"));
 const dbSnapshot = () => psql("SELECT (SELECT value FROM counters WHERE name = 'global'), " +
 	'count(*), coalesce(max(id), 0) FROM messages');
-const dbNewest = (room) => psql('SELECT author, body FROM messages WHERE room = ' +
-	`'${room}' ORDER BY id DESC LIMIT 1`);
 
 // Runs a request that must be refused and checks the database did not change.
 async function refused(status, send) {
@@ -56,11 +27,6 @@ async function refused(status, send) {
 	assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.body.slice(0, 200)}`);
 	assert.equal(dbSnapshot(), before, 'a refused request changed the database');
 	return res;
-}
-
-function assertRedirect(res, base, path) {
-	assert.equal(res.status, 303);
-	assert.equal(new URL(res.headers.get('location'), base).href, base + path);
 }
 
 async function statuses(base, path, n) {
@@ -81,69 +47,6 @@ before(async () => {
 
 for (const { name, base } of webServers) {
 	describe(`pages and mutations through ${name}`, () => {
-		test('/ links to the counter and the rooms and shows the count and each room\'s messages', async () => {
-			const res = await request(base, '/');
-			assert.equal(res.status, 200);
-			assert.match(res.headers.get('content-type'), /^text\/html/);
-			assert.equal(rtKey(res.body), 'global');
-			assert.ok(res.body.includes('href="/counter"'), 'no link to /counter');
-			assert.ok(res.body.includes('href="/chat/lobby"'), 'no link to /chat/lobby');
-			assert.equal(Number(/id="index-counter">(-?\d+)</.exec(res.body)?.[1]), dbCounter());
-			const inDb = new Map(psql('SELECT room, count(*) FROM messages GROUP BY room')
-				.split('\n').filter(Boolean).map((l) => l.split('|')));
-			const shown = [...res.body.matchAll(/data-room="([^"]+)">(\d+)/g)];
-			assert.ok(shown.some((m) => m[1] === 'lobby'), 'no message count for lobby');
-			for (const [, room, count] of shown) {
-				assert.ok(res.body.includes(`href="/chat/${room}"`), `no link to room ${room}`);
-				assert.equal(count, inDb.get(room) ?? '0', `message count of ${room}`);
-			}
-		});
-
-		test('/counter shows the title, the value in <output id="count"> and − and + forms', async () => {
-			const res = await request(base, '/counter');
-			assert.equal(res.status, 200);
-			assert.match(res.body, /<title>Shared Real-Time Counter\b/);
-			assert.equal(rtKey(res.body), '/counter');
-			assert.equal(shownCount(res.body), dbCounter());
-			assert.notEqual(postFormBody(res.body, '/api/counter/decrement'), undefined, 'no decrement form');
-			assert.notEqual(postFormBody(res.body, '/api/counter/increment'), undefined, 'no increment form');
-		});
-
-		test('/chat/lobby has a form posting text to /api/chat/lobby/messages for a signed-in user, none for others', async () => {
-			const res = await request(base, '/chat/lobby', { headers: ME() });
-			assert.equal(res.status, 200);
-			assert.equal(rtKey(res.body), '/chat/lobby');
-			const form = postFormBody(res.body, '/api/chat/lobby/messages');
-			assert.notEqual(form, undefined, 'no form posting to /api/chat/lobby/messages');
-			assert.doesNotMatch(form, /name="author"/, 'the author is the user, not a field');
-			assert.match(form, /name="text"/);
-			const anon = await request(base, '/chat/lobby');
-			assert.equal(anon.status, 200);
-			assert.equal(postFormBody(anon.body, '/api/chat/lobby/messages'), undefined, 'anonymous got a post form');
-			assert.match(anon.body, /href="\/signin"/);
-		});
-
-		test('a chat page shows the last 50 messages, oldest first', async () => {
-			const room = `order-${name}-${run}`;
-			psql('INSERT INTO messages (room, author, body) SELECT ' +
-				`'${room}', 'it', 'm' || lpad(i::text, 2, '0') FROM generate_series(1, 55) i`);
-			const res = await request(base, `/chat/${room}`);
-			assert.equal(res.status, 200);
-			const expected = Array.from({ length: 50 }, (_, i) => `m${String(i + 6).padStart(2, '0')}`);
-			assert.deepEqual(chatMessages(res.body).map((m) => m.text), expected);
-		});
-
-		test('increment and decrement form posts change the count and answer 303 to /counter', async () => {
-			const v0 = dbCounter();
-			assertRedirect(await postForm(base, '/api/counter/increment'), base, '/counter');
-			assert.equal(dbCounter(), v0 + 1);
-			assert.equal(shownCount((await request(base, '/counter')).body), v0 + 1);
-			assertRedirect(await postForm(base, '/api/counter/decrement'), base, '/counter');
-			assertRedirect(await postForm(base, '/api/counter/decrement'), base, '/counter');
-			assert.equal(dbCounter(), v0 - 1);
-			assert.equal(shownCount((await request(base, '/counter')).body), v0 - 1);
-		});
-
 		test('mutations with X-Keycast: 1 answer 204 with no body', async () => {
 			const v0 = dbCounter();
 			const inc = await postForm(base, '/api/counter/increment', '', { headers: JS });
@@ -154,35 +57,6 @@ for (const { name, base } of webServers) {
 			const chat = await postForm(base, '/api/chat/lobby/messages', { text }, { headers: ME(JS) });
 			assert.equal(chat.status, 204);
 			assert.equal(dbNewest('lobby'), `${me.name}|${text}`);
-		});
-
-		test('a chat post is stored, answers 303 to the room and appears last on its page', async () => {
-			const text = `hello from ${name} ${run}`;
-			assertRedirect(await postForm(base, '/api/chat/lobby/messages', { text }, { headers: ME() }),
-				base, '/chat/lobby');
-			assert.equal(dbNewest('lobby'), `${me.name}|${text}`);
-			const shown = chatMessages((await request(base, '/chat/lobby')).body);
-			assert.deepEqual(shown.at(-1), { author: me.name, text });
-		});
-
-		test('a chat text <script>alert(1)</script> comes back escaped, and an author (stored in psql) too', async () => {
-			const room = `esc-${name}-${run}`;
-			psql(`INSERT INTO messages (room, author, body) VALUES ('${room}', '<b>x</b>', 'first')`);
-			const text = '<script>alert(1)</script>';
-			assert.equal((await postForm(base, `/api/chat/${room}/messages`, { text }, { headers: ME() })).status, 303);
-			const page = (await request(base, `/chat/${room}`)).body;
-			assert.ok(!page.includes(text), 'the script tag came back unescaped');
-			assert.ok(!page.includes('<b>x</b>'), 'the author came back unescaped');
-			assert.deepEqual(chatMessages(page), [{ author: '<b>x</b>', text: 'first' }, { author: me.name, text }]);
-		});
-
-		test('SQL in a chat post is stored literally and counters still exists', async () => {
-			const text = "x'); DELETE FROM messages; DROP TABLE counters; --";
-			assert.equal((await postForm(base, '/api/chat/lobby/messages', { text }, { headers: ME() })).status, 303);
-			assert.equal(dbNewest('lobby'), `${me.name}|${text}`);
-			assert.equal(psql("SELECT to_regclass('counters')"), 'counters');
-			assert.deepEqual(chatMessages((await request(base, '/chat/lobby')).body).at(-1), { author: me.name, text });
-			assert.equal((await request(base, '/counter')).status, 200);
 		});
 
 		test('unknown paths and invalid rooms answer 404', async () => {
@@ -304,11 +178,6 @@ describe('requests straight to the FastCGI socket', () => {
 		});
 	}
 
-	test('the counter fragment carries the current value', async () => {
-		const frag = await fcgiHttp('GET', '/counter', { params: { KEYCAST_RENDER: '/counter' } });
-		assert.equal(shownCount(frag.body), dbCounter());
-	});
-
 	test('HEAD answers with the headers of GET and no body', async () => {
 		const get = await fcgiHttp('GET', '/counter');
 		const head = await fcgiHttp('HEAD', '/counter');
@@ -323,22 +192,6 @@ describe('NOTIFY on channel keycast', () => {
 	let listener;
 	before(async () => { listener = await listen('keycast'); });
 	after(() => listener?.close());
-
-	test('an increment notifies /counter and global', async () => {
-		await listener.sync();
-		assert.equal((await postForm(env.httpBase, '/api/counter/increment', '', { headers: JS })).status, 204);
-		const got = await listener.sync();
-		assert.ok(got.includes('/counter') && got.includes('global'), `received ${JSON.stringify(got)}`);
-	});
-
-	test('a chat post notifies /chat/<room> and global', async () => {
-		await listener.sync();
-		const res = await postForm(env.httpBase, '/api/chat/lobby/messages',
-			{ text: `notify ${run}` }, { headers: ME(JS) });
-		assert.equal(res.status, 204);
-		const got = await listener.sync();
-		assert.ok(got.includes('/chat/lobby') && got.includes('global'), `received ${JSON.stringify(got)}`);
-	});
 
 	test('a change is notified only when its transaction commits', async () => {
 		const tx = await pgConnect();

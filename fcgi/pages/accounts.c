@@ -5,55 +5,60 @@
  * sign-ins are counted in the database (workers share nothing else) per
  * client address and per name; past either limit the answer is 429 before
  * any password is checked. */
-#include "app.h"
-#include "arena.h"
-#include "db.h"
-#include "log.h"
-#include "session.h"
-#include "template.h"
-
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "keycast.h"
+#include "app.h"	/* the sign-in limits keycast-fcgi's flags set */
+#include "log.h"
+#include "session.h"
 
 #define NAME_MAX_LEN	32
 #define PW_MIN		8
 #define PW_MAX		256
 
-const struct db_stmt acct_stmts[] = {
+enum {
+	ACCT_VIEWER, ACCT_TOUCH, ACCT_SIGNUP, ACCT_USER, ACCT_SESSION_NEW,
+	ACCT_SESSION_END, ACCT_FAILURES, ACCT_FAIL, ACCT_FAIL_CLEAR, ACCT_NSTMTS
+};
+
+static const struct db_stmt stmts[ACCT_NSTMTS] = {
 	/* Reading who it is writes nothing (a read-only server can serve
 	 * it); last_seen is written when 5 minutes old (acct_touch). */
-	{ "acct_viewer",
+	[ACCT_VIEWER] = { "acct_viewer",
 	  "SELECT u.id, u.name, u.role, s.last_seen < now() - interval "
 	  "'5 minutes' FROM sessions s JOIN users u ON u.id = s.user_id "
 	  "WHERE s.token_hash = $1", 1 },
-	{ "acct_touch",
+	[ACCT_TOUCH] = { "acct_touch",
 	  "UPDATE sessions SET last_seen = now() WHERE token_hash = $1", 1 },
-	{ "acct_signup",
+	[ACCT_SIGNUP] = { "acct_signup",
 	  "INSERT INTO users (name, pw_hash) VALUES ($1, $2) "
 	  "ON CONFLICT (lower(name)) DO NOTHING RETURNING id", 2 },
-	{ "acct_user", "SELECT id, pw_hash FROM users WHERE lower(name) = "
+	[ACCT_USER] = { "acct_user", "SELECT id, pw_hash FROM users WHERE lower(name) = "
 	  "lower($1)", 1 },
-	{ "acct_session_new",
+	[ACCT_SESSION_NEW] = { "acct_session_new",
 	  "INSERT INTO sessions (token_hash, user_id) VALUES ($1, $2::bigint)", 2 },
-	{ "acct_session_end", "DELETE FROM sessions WHERE token_hash = $1", 1 },
-	{ "acct_failures",
+	[ACCT_SESSION_END] = { "acct_session_end", "DELETE FROM sessions WHERE token_hash = $1", 1 },
+	[ACCT_FAILURES] = { "acct_failures",
 	  "SELECT (SELECT count(*) FROM signin_failures WHERE addr = $1 AND "
 	  "at > now() - make_interval(secs => $3::int)), (SELECT count(*) "
 	  "FROM signin_failures WHERE name = lower($2) AND "
 	  "at > now() - make_interval(secs => $3::int))", 3 },
 	/* Rows past the window go as new ones come: the table stays small. */
-	{ "acct_fail",
+	[ACCT_FAIL] = { "acct_fail",
 	  "WITH old AS (DELETE FROM signin_failures WHERE "
 	  "at < now() - make_interval(secs => $3::int)) "
 	  "INSERT INTO signin_failures (addr, name) VALUES ($1, lower($2))", 3 },
-	{ "acct_fail_clear",
+	[ACCT_FAIL_CLEAR] = { "acct_fail_clear",
 	  "DELETE FROM signin_failures WHERE name = lower($1)", 1 },
 };
-const size_t acct_nstmts = sizeof(acct_stmts) / sizeof(acct_stmts[0]);
 
-int
-acct_identify(struct req *rq)
+/* Fills rq->viewer from the kc_session cookie; DB_OK or an app_query
+ * code. */
+static int
+viewer_from_cookie(struct req *rq)
 {
 	char hash[SESS_HASH_HEX + 1];
 	const char *params[1];
@@ -69,7 +74,7 @@ acct_identify(struct req *rq)
 		return DB_OK;
 	rq->viewer.session = arena_strdup(rq->arena, hash);
 	params[0] = hash;
-	rc = db_exec(rq->app->db, "acct_viewer", 1, params, &r);
+	rc = app_query(rq, &stmts[ACCT_VIEWER], params, &r);
 	if (rc != DB_OK)
 		return rc;
 	if (PQntuples(r) == 1) {
@@ -82,7 +87,7 @@ acct_identify(struct req *rq)
 	}
 	PQclear(r);
 	/* Best effort: a failure (logged) must not refuse the page. */
-	if (touch && db_exec(rq->app->db, "acct_touch", 1, params, &r) == DB_OK)
+	if (touch && app_query(rq, &stmts[ACCT_TOUCH], params, &r) == DB_OK)
 		PQclear(r);
 	return DB_OK;
 }
@@ -126,10 +131,10 @@ form_page(struct req *rq, struct resp *rs, int signup, int status,
 	tpl_put(a, ctx, "error", tpl_str(a, error));
 	if (rq->viewer.id != 0)
 		tpl_put(a, ctx, "current", tpl_str(a, rq->viewer.name));
-	app_page(rq, rs, signup ? "Sign up" : "Sign in", NULL, "account", ctx);
-	if (rs->status == 200)
+	if (app_page(rq, rs, signup ? "Sign up" : "Sign in", NULL, "account",
+	    ctx) == 200)
 		rs->status = status;
-	return 0;
+	return rs->status;
 }
 
 static int
@@ -154,17 +159,23 @@ set_cookie(struct req *rq, struct resp *rs, const char *value)
 	    "", https ? "; Secure" : "");
 }
 
-void
-acct_forget_stale(struct req *rq, struct resp *rs)
+/* The feature's identify hook: the viewer of every request; a page GET
+ * whose cookie names no session gets it deleted, so the page's WebSocket
+ * is anonymous instead of refused. */
+static int
+acct_identify(struct req *rq, struct resp *rs)
 {
-	if (rq->viewer.stale && (strcmp(rq->method, "GET") == 0 ||
+	int rc = viewer_from_cookie(rq);
+
+	if (rc == DB_OK && rq->viewer.stale && (strcmp(rq->method, "GET") == 0 ||
 	    strcmp(rq->method, "HEAD") == 0))
 		set_cookie(rq, rs, "");
+	return rc;
 }
 
 /* Deletes the session the request carried, if any. The trigger on sessions
  * sends session:<hash> on keycast_revoke: its open sockets close with
- * 4401. Returns DB_OK or db_exec's error. */
+ * 4401. Returns DB_OK or app_query's error. */
 static int
 end_session(struct req *rq)
 {
@@ -175,7 +186,7 @@ end_session(struct req *rq)
 	if (rq->viewer.session == NULL)
 		return DB_OK;
 	params[0] = rq->viewer.session;
-	rc = db_exec(rq->app->db, "acct_session_end", 1, params, &r);
+	rc = app_query(rq, &stmts[ACCT_SESSION_END], params, &r);
 	if (rc == DB_OK)
 		PQclear(r);
 	return rc;
@@ -196,7 +207,7 @@ start_session(struct req *rq, struct resp *rs, const char *uid)
 	sess_new(cookie, hash);
 	params[0] = hash;
 	params[1] = uid;
-	rc = db_exec(rq->app->db, "acct_session_new", 2, params, &r);
+	rc = app_query(rq, &stmts[ACCT_SESSION_NEW], params, &r);
 	if (rc != DB_OK)
 		return app_db_error(rq, rs, rc);
 	PQclear(r);
@@ -226,7 +237,7 @@ post_signup(struct req *rq, struct resp *rs)
 	}
 	params[0] = name;
 	params[1] = pwhash;
-	rc = db_exec(rq->app->db, "acct_signup", 2, params, &r);
+	rc = app_query(rq, &stmts[ACCT_SIGNUP], params, &r);
 	if (rc != DB_OK)
 		return app_db_error(rq, rs, rc);
 	taken = PQntuples(r) == 0;
@@ -247,7 +258,7 @@ rate_limited(struct req *rq, const char *name, const char *window, int *dbrc)
 	PGresult *r;
 	int limited;
 
-	*dbrc = db_exec(app->db, "acct_failures", 3, params, &r);
+	*dbrc = app_query(rq, &stmts[ACCT_FAILURES], params, &r);
 	if (*dbrc != DB_OK)
 		return 0;
 	limited = strtol(PQgetvalue(r, 0, 0), NULL, 10) >= app->fail_per_addr ||
@@ -273,12 +284,12 @@ post_signin(struct req *rq, struct resp *rs)
 		    "sign-ins from your address or for this account. Wait %d "
 		    "minutes, then try again.", (rq->app->fail_window_s + 59) / 60));
 		resp_header(rs, "Retry-After", "%d", rq->app->fail_window_s);
-		return 0;
+		return 429;
 	}
 	if (rc != DB_OK)
 		return app_db_error(rq, rs, rc);
 	params[0] = name;
-	rc = db_exec(rq->app->db, "acct_user", 1, params, &r);
+	rc = app_query(rq, &stmts[ACCT_USER], params, &r);
 	if (rc != DB_OK)
 		return app_db_error(rq, rs, rc);
 	ok = PQntuples(r) == 1 && sess_pw_check(PQgetvalue(r, 0, 1), pw);
@@ -289,14 +300,14 @@ post_signin(struct req *rq, struct resp *rs)
 		params[0] = rq->remote_addr;
 		params[1] = name;
 		params[2] = window;
-		rc = db_exec(rq->app->db, "acct_fail", 3, params, &r);
+		rc = app_query(rq, &stmts[ACCT_FAIL], params, &r);
 		if (rc != DB_OK)
 			return app_db_error(rq, rs, rc);
 		PQclear(r);
 		return form_page(rq, rs, 0, 401, "Wrong name or password.");
 	}
 	params[0] = name;
-	rc = db_exec(rq->app->db, "acct_fail_clear", 1, params, &r);
+	rc = app_query(rq, &stmts[ACCT_FAIL_CLEAR], params, &r);
 	if (rc != DB_OK)
 		return app_db_error(rq, rs, rc);
 	PQclear(r);
@@ -314,11 +325,24 @@ post_signout(struct req *rq, struct resp *rs)
 	return app_mutated(rq, rs, "/");
 }
 
-const struct route acct_routes[] = {
+static const struct route routes[] = {
 	{ "GET", "/signup", page_signup },
 	{ "POST", "/signup", post_signup },
 	{ "GET", "/signin", page_signin },
 	{ "POST", "/signin", post_signin },
 	{ "POST", "/signout", post_signout },
 };
-const size_t acct_nroutes = sizeof(acct_routes) / sizeof(acct_routes[0]);
+
+static const char *const templates[] = { "account", NULL };
+static const char *const migrations[] = { "005_accounts.sql", NULL };
+
+/* No key: its pages are never pushed. The triggers of sql/005_accounts.sql
+ * send revocation tags on keycast_revoke (session:<hash>, user:<id>). */
+const struct feature feature_accounts = {
+	.name = "accounts",
+	.routes = routes, .nroutes = KC_LEN(routes),
+	.stmts = stmts, .nstmts = ACCT_NSTMTS,
+	.templates = templates,
+	.migrations = migrations,
+	.identify = acct_identify,
+};
