@@ -30,8 +30,9 @@
  * starts with "KEY: "; no such prefix: all of them); the others are
  * subscribed again on the next socket, with the usual waits. 4401 (the
  * session ended: signed out, here or in another tab or by the server)
- * is final only until this browser is signed in again: the root's live
- * region says "signed out — sign in again" with a link to the sign-in page.
+ * stops every root, whatever key it names (the session is the page's), but
+ * only until this browser is signed in again: the live regions say
+ * "signed out — sign in again" with a link to the sign-in page.
  * Then the client resumes by itself: every keycast page a signed-in user
  * loads (its <body> carries data-viewer) says so on the BroadcastChannel
  * "keycast", and a tab that comes back into view or focus GETs its page
@@ -84,10 +85,11 @@
  *
  * State on each root: data-rt-state="connecting|live|offline"; once that
  * root stopped also data-rt-closed="CODE" (4400, 4403, 4404..., 1011 or
- * 1006). Next to each root, a live region <div class="rt-status"
- * role="status"> says "reconnecting…" when the page has not been live for a
- * moment, "live updates off" once the root stopped, and "signed out —
- * sign in again" (a link) after 4401; it is empty while live. Events on the
+ * 1006). Next to the main root (one per page: a screen reader hears one
+ * voice), a live region <div class="rt-status" role="status"> says
+ * "reconnecting…" when the page has not been live for a moment, "live
+ * updates off" once that root stopped, and "signed out — sign in again" (a
+ * link) after 4401; it is empty while live. Events on the
  * root: "keycast:update" after each applied fragment (detail: { key, url }),
  * "keycast:state" on each state change (detail: { state, code } with code
  * once the root stopped).
@@ -326,7 +328,6 @@
 		this.closedCode = 0;
 		this.final = false;		/* closedCode is a 44xx */
 		this.ended = false;		/* close() was called */
-		this.checking = false;		/* a session check in flight */
 		this.text = null;		/* the fragment as the server sent it */
 		this.version = null;		/* its FNV-1a */
 		this.awaitingFull = false;	/* resync asked: diffs wait for F */
@@ -339,7 +340,8 @@
 		this.inflight = new Set();	/* formKey of each form posting */
 		this.disabledByUs = new WeakSet();	/* its submit buttons */
 		this.serverWins = new WeakSet();	/* fields to reset on blur */
-		this.status = statusElement(root);
+		/* one live region per page: the main root's */
+		this.status = root === mainRoot() ? statusElement(root) : null;
 		this.statusTimer = 0;
 		this.ready = new Promise(function (resolve, reject) {
 			self.resolveReady = resolve;
@@ -430,6 +432,8 @@
 	Root.prototype.showStatus = function () {
 		var self = this, el = this.status, text;
 
+		if (!el)
+			return;
 		if (this.closedCode === 4401 && !this.ended) {
 			clearTimeout(this.statusTimer);
 			this.statusTimer = 0;
@@ -553,25 +557,6 @@
 		    this.key.replace(/["\\]/g, "\\$&") + "\"]");
 	};
 
-	/* After 4401: is this browser signed in again? The page says so with
-	 * data-viewer on its <body>; one check at a time. */
-	Root.prototype.checkSession = function () {
-		var self = this;
-
-		if (this.closedCode !== 4401 || this.ended || this.checking)
-			return;
-		this.checking = true;
-		this.fetchPage().then(function (doc) {
-			self.checking = false;
-			if (doc && doc.body && doc.body.hasAttribute("data-viewer"))
-				self.resume(doc);
-		}).catch(function (e) {
-			self.checking = false;
-			console.warn("keycast: could not check the session: " +
-			    e.message);
-		});
-	};
-
 	/* Signed in again after 4401 as "viewer" (or the viewer of "doc", the
 	 * page fetched signed in): take it, and the content of "doc" if any
 	 * (else the push brings it), and subscribe again. Someone else than
@@ -595,7 +580,8 @@
 		if (doc && (root = this.findIn(doc)))
 			this.receive(root.innerHTML);
 		this.revive();
-		this.status.textContent = "";
+		if (this.status)
+			this.status.textContent = "";
 		conn.strikes = 0;
 		conn.attempt = 0;
 		conn.sync();
@@ -669,6 +655,7 @@
 		this.gaveUp = 0;		/* the code it stopped after */
 		this.stopped = false;		/* in the bfcache */
 		this.syncing = false;		/* a sync() queued */
+		this.checking = false;		/* a session check in flight */
 		this.retryTimer = 0;
 		this.stableTimer = 0;
 		this.connectTimer = 0;
@@ -679,9 +666,7 @@
 			if (document.visibilityState === "visible")
 				self.retryNow();
 		};
-		this.onFocus = function () {
-			self.roots.forEach(function (r) { r.checkSession(); });
-		};
+		this.onFocus = function () { self.checkSession(); };
 		this.onSignedIn = function (e) {
 			if (e.data && e.data.type === "signed-in")
 				self.roots.forEach(function (r) {
@@ -848,10 +833,12 @@
 			var opened = self.opened, hit;
 			self.drop();
 			if (e.code >= 4400 && e.code <= 4499) {
-				/* "KEY: why" names the pair refused */
-				hit = self.subscribed.filter(function (r) {
+				/* "KEY: why" names the pair refused; but the
+				 * session (4401) is the page's, not a root's */
+				hit = e.code === 4401 ? [] :
+				    self.subscribed.filter(function (r) {
 					return e.reason.indexOf(r.key + ": ") === 0;
-				});
+				    });
 				if (!hit.length)
 					hit = self.subscribed;
 				console.warn("keycast: the server closed the live " +
@@ -1019,10 +1006,9 @@
 		var self = this;
 
 		this.stopped = false;
+		this.checkSession();
 		this.roots.forEach(function (r) {
-			if (r.closedCode === 4401)
-				r.checkSession();
-			else if (r.closedCode && !r.final) {
+			if (r.closedCode && !r.final) {
 				self.strikes = 0;
 				self.attempt = 0;
 				r.revive();
@@ -1031,6 +1017,27 @@
 		this.gaveUp = 0;
 		if (!this.ws)
 			this.connect();
+	};
+
+	/* After 4401: is this browser signed in again? The page says so with
+	 * data-viewer on its <body>; one check at a time, for every root. */
+	Conn.prototype.checkSession = function () {
+		var self = this, out = this.roots.filter(function (r) {
+			return r.closedCode === 4401 && !r.ended;
+		});
+
+		if (!out.length || this.checking)
+			return;
+		this.checking = true;
+		out[0].fetchPage().then(function (doc) {
+			self.checking = false;
+			if (doc && doc.body && doc.body.hasAttribute("data-viewer"))
+				out.forEach(function (r) { r.resume(doc); });
+		}).catch(function (e) {
+			self.checking = false;
+			console.warn("keycast: could not check the session: " +
+			    e.message);
+		});
 	};
 
 	Conn.prototype.suspend = function () {

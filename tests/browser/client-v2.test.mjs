@@ -245,22 +245,27 @@ test('keycast.mjs: initRealtimeClient resolves after the first fragment, rejects
 	}
 });
 
-test('a 44xx without a key in its reason stops every root', async () => {
-	const n0 = fresh();
-	const p = await open('/board');
-	try {
-		const s = await fake.socket(n0 + 1);
-		await until('live', async () => (await attr(p, '#main', 'data-rt-state')) === 'live');
-		s.ws.close(4400, 'too many roots (max 1)');
-		await until('both stopped', async () => (await attr(p, '#main', 'data-rt-closed')) === '4400' &&
-			(await attr(p, HDR, 'data-rt-closed')) === '4400');
-		await delay(500);
-		assert.equal(fresh(), n0 + 1, 'no reconnect');
-		assert.deepEqual(p.rec.errors, []);
-	} finally {
-		await p.context().close();
-	}
-});
+for (const [code, reason, what] of [[4400, 'too many roots (max 1)', 'a 44xx without a key in its reason'],
+	[4401, 'global: sign in again', '4401 (the session is the page\'s), whatever key it names']]) {
+	test(`${what} stops every root`, async () => {
+		const n0 = fresh();
+		const p = await open('/board');
+		try {
+			const s = await fake.socket(n0 + 1);
+			await until('live', async () => (await attr(p, '#main', 'data-rt-state')) === 'live');
+			s.ws.close(code, reason);
+			await until('both stopped', async () => (await attr(p, '#main', 'data-rt-closed')) === String(code) &&
+				(await attr(p, HDR, 'data-rt-closed')) === String(code));
+			await delay(500);
+			assert.equal(fresh(), n0 + 1, 'no reconnect');
+			assert.equal(await p.evaluate(() => document.querySelectorAll('[data-rt-status]').length), 1,
+				'one live region, the main root\'s');
+			assert.deepEqual(p.rec.errors, []);
+		} finally {
+			await p.context().close();
+		}
+	});
+}
 
 test('a second initRealtimeClient: same key, the same Promise and no socket; another key re-subscribes the root, one socket at a time', async () => {
 	const n0 = fresh();

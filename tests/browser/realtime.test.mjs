@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, countOf, stillSamePage, until, metric, psql,
 	room, delay, postMessage, signUp, ownRoom,
-	dropRoom, BASE, waitState, bumpAndSee,
+	dropRoom, BASE, waitState, bumpAndSee, manualRoots,
 } from './helpers.mjs';
 
 let browser;
@@ -180,16 +180,8 @@ test('5. initRealtimeClient called again returns the running client: still one W
 test('data-rt-manual: no auto-start; initRealtimeClient({ key, url, root }) wires the page by hand', async () => {
 	const p = await open(browser, '/counter', {
 		live: false,
-		// Mark the root before the deferred keycast.js runs.
-		setup: (ctx) => ctx.addInitScript(() => {
-			new MutationObserver((_, mo) => {
-				const root = document.querySelector('[data-rt-root]');
-				if (root) {
-					root.setAttribute('data-rt-manual', '');
-					mo.disconnect();
-				}
-			}).observe(document, { childList: true, subtree: true });
-		}),
+		// Mark the roots before the deferred keycast.js runs.
+		setup: (ctx) => ctx.addInitScript(manualRoots),
 	});
 	try {
 		await p.waitForFunction(() => typeof window.initRealtimeClient === 'function', null, { timeout: 5000 });

@@ -58,8 +58,9 @@ test('two roots on one socket: each updates alone, a notify of one leaves the ot
 		assert.equal(p.rec.sockets.length, 1, 'one WebSocket for both roots');
 		const q = new URL(p.rec.sockets[0].url()).searchParams;
 		assert.equal(q.get('v'), '2');
+		// and the layout's header root (key global)
 		assert.deepEqual([q.getAll('key'), q.getAll('url')],
-			[['/counter', `/chat/${r}`], ['/counter', `/chat/${r}`]]);
+			[['/counter', `/chat/${r}`, 'global'], ['/counter', `/chat/${r}`, '/live/today']]);
 		assert.ok(frames.in.some((f) => f.startsWith(`F `) && f.split('\n')[0].endsWith(` /chat/${r} /chat/${r}`)),
 			'a full frame named the chat root');
 
