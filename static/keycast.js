@@ -864,7 +864,8 @@
 		if (!this.proto)
 			this.proto = V2_FIRST.test(data) ? 2 : 1;
 		if (this.proto === 1) {
-			this.subscribed[0].full(data, null);
+			if (!this.subscribed[0].ended)
+				this.subscribed[0].full(data, null);
 			return;
 		}
 		head = (nl < 0 ? data : data.slice(0, nl)).split(" ");

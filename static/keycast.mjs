@@ -26,7 +26,8 @@ import "./keycast.js";
  * Returns a Promise that resolves to the root's client ({ key, url, root,
  * state, close() }) once its first fragment is on the page, and rejects
  * with an Error carrying .code and .reason when the server refuses the
- * root (44xx) or close() ends it first.
+ * root (44xx) or close() ends it first (or at once, without .code, when
+ * the page has no such root).
  *
  * Called again for the same root: with the same key and url it returns the
  * SAME Promise (no second socket, a console warning once); with another key
@@ -35,5 +36,9 @@ import "./keycast.js";
  * carrying the new pair, and a new Promise is returned.
  */
 export function initRealtimeClient(opts) {
-	return window.keycast.start(opts).ready;
+	try {
+		return window.keycast.start(opts).ready;
+	} catch (e) {
+		return Promise.reject(e);	/* no root on the page */
+	}
 }

@@ -21,14 +21,19 @@ const BOARD = (items) => '<form method="post" action="/x"><input id="text" name=
 	'<ul id="list">\n' + items.map((i) => `<li>${i}</li>\n`).join('') + '</ul>\n';
 const TODAY = (n) => `<p id="today">${n} today</p>`;
 
+// The classic script (auto-start) and the module, as a page that follows
+// the guide's "import initRealtimeClient" beside the layout's script would.
+const BOTH = '<script src="/static/keycast.js" defer></script>' +
+	'<script type="module">import { initRealtimeClient } from "/static/keycast.mjs"; window.kcInit = initRealtimeClient;</script>';
+
 let browser, fake;
 before(async () => {
 	browser = await launch();
 	fake = await fakePushd({
 		'/board': page(),
 		'/manual': page({ manual: true }),
-		'/both': page({ manual: true, scripts: '<script src="/static/keycast.js" defer></script>' +
-			'<script type="module">import { initRealtimeClient } from "/static/keycast.mjs"; window.kcInit = initRealtimeClient;</script>' }),
+		'/both': page({ manual: true, scripts: BOTH }),
+		'/both-auto': page({ scripts: BOTH }),
 	});
 });
 after(async () => {
@@ -302,6 +307,28 @@ test('a second initRealtimeClient: same key, the same Promise and no socket; ano
 		assert.equal(await attr(p, '#main', 'data-rt-state'), 'live');
 		assert.equal(await p.evaluate(() => document.querySelectorAll('[data-rt-status]').length), 1,
 			'one status badge for the root');
+		assert.deepEqual(p.rec.errors, []);
+	} finally {
+		await p.context().close();
+	}
+});
+
+test('keycast.js and keycast.mjs on one page: one client, one socket (the guide\'s first pitfall)', async () => {
+	const n0 = fresh();
+	const p = await open('/both-auto');
+	try {
+		await p.waitForFunction(() => typeof window.kcInit === 'function');
+		const s = await fake.socket(n0 + 1);
+		assert.deepEqual(s.pairs, [['global', '/live/today'], ['/board', '/both-auto']]);
+		s.ws.send(full('/board', '/both-auto', BOARD(['b'])));
+		const same = await p.evaluate(() => window.kcInit({ key: '/board' }).then((c) =>
+			c === window.initRealtimeClient({ root: '#main' }) && c.root.id === 'main'));
+		assert.equal(same, true, 'the module\'s call gets the auto-started root');
+		const err = await p.evaluate(() => window.kcInit({ root: '#nowhere' }).then(() => null, (e) => e.message));
+		assert.match(err, /no realtime root/);
+		await delay(300);
+		assert.equal(await p.evaluate(() => window.__kcSockets.length), 1, 'one WebSocket');
+		assert.equal(fresh(), n0 + 1);
 		assert.deepEqual(p.rec.errors, []);
 	} finally {
 		await p.context().close();
