@@ -321,6 +321,8 @@ test('keycast.js and keycast.mjs on one page: one client, one socket (the guide\
 		const s = await fake.socket(n0 + 1);
 		assert.deepEqual(s.pairs, [['global', '/live/today'], ['/board', '/both-auto']]);
 		s.ws.send(full('/board', '/both-auto', BOARD(['b'])));
+		await delay(300);
+		assert.equal(await p.evaluate(() => window.__kcSockets.length), 1, 'one WebSocket');
 		const same = await p.evaluate(() => window.kcInit({ key: '/board' }).then((c) =>
 			c === window.initRealtimeClient({ root: '#main' }) && c.root.id === 'main'));
 		assert.equal(same, true, 'the module\'s call gets the auto-started root');
