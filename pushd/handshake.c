@@ -580,14 +580,15 @@ parse_pairs(const char *q, size_t qlen, struct hs_upgrade *u,
 		}
 		next = end + (size_t)kn + 1;
 		url = key;
+		un = kn;
 		if (nu > 0) {
 			url = u->strs + next;
 			un = decode_span(q, urls[k], url);
-			if (un < 0 || !url_valid(url, (size_t)un)) {
-				*why = bad_url;
-				return -1;
-			}
-			next += (size_t)un + 1;
+			next += (size_t)(un >= 0 ? un : 0) + 1;
+		}
+		if (un < 0 || !url_valid(url, (size_t)un)) {
+			*why = bad_url;
+			return -1;
 		}
 		for (d = 0; d < u->npairs; d++)
 			if (strcmp(u->pairs[d].key, key) == 0 &&

@@ -66,7 +66,7 @@ void		 hub_set_snap_config(struct hub *h, const struct snap_config *c);
 
 /* Adds m to (key, url, view), creating them as needed; key, url, view
  * (NUL-terminated) and host (what the render request will carry as
- * HTTP_HOST) are copied. m then gets the cached frame if it is current,
+ * HTTP_HOST) are copied. m then gets the cached snap if it is current,
  * else the next render. Returns 0, HUB_ETOOMANY or HUB_ETOOMANYVIEWS. */
 int	hub_join(struct hub *h, struct hub_member *m, const char *key,
 	    size_t klen, const char *url, size_t ulen, const char *view,
@@ -78,7 +78,7 @@ void	hub_leave(struct hub_member *m);
 struct snap *hub_member_snap(const struct hub_member *m);
 /* The data behind key changed: re-render each of its urls. */
 void	hub_notify(struct hub *h, const char *key, size_t klen);
-/* Notifies are being missed (LISTEN is down): no cached frame is current
+/* Notifies are being missed (LISTEN is down): no cached snap is current
  * any more, so the next member to join a url gets a fresh render. Renders
  * nothing by itself; hub_resync follows once LISTEN is back. */
 void	hub_invalidate(struct hub *h);

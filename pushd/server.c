@@ -71,14 +71,15 @@ struct link {
 struct root {
 	struct hub_member	 m;
 	struct conn		*c;
-	struct ws_frame		*pending;	/* the next data frame */
+	struct ws_frame		*pending;	/* the next data frame (a
+						   queued reference) */
 	uint32_t		 pending_ver;	/* of pending's snap */
 	uint32_t		 have;		/* the version written or being
 						   written; a conflated frame
 						   never counts */
 	unsigned		 have_valid : 1;
 	unsigned		 answered : 1;	/* its first authorization came */
-	struct vw_client	*vw;		/* its authorization */
+	struct vw_client	*vw;		/* owned: its authorization */
 };
 
 /* What a v2 connection has beyond its first root. */
@@ -86,9 +87,18 @@ struct roots {
 	int64_t			 resync_at;	/* ms its resync minute began */
 	unsigned		 resyncs;	/* resyncs in that minute */
 	unsigned		 n;		/* roots in r */
-	char			(*views)[AZ_VIEW_MAX + 1];	/* while
-						   authorizing: each root's */
 	struct root		 r[];		/* the second root on */
+};
+
+/* What an upgrade keeps while its authorize answers are out (P_AUTH):
+ * off the connection, which then costs no more than it did with one root. */
+struct authwait {
+	char			 accept[WS_ACCEPT_LEN + 1];
+	char			*early;		/* owned: bytes that came after
+						   the head before the answers */
+	size_t			 nearly;
+	char			(*views)[AZ_VIEW_MAX + 1];	/* owned; v2:
+						   each root's, as answered */
 };
 
 struct conn {
@@ -127,11 +137,8 @@ struct conn {
 	struct hs_parser	*hs;		/* a head split over reads */
 	struct ws_in		*in;		/* an unfinished client frame */
 	struct peer		*peer;		/* its address's count */
-	struct roots		*more;		/* v2 only */
-	char			*early;		/* bytes that came after the
-						   head before the answer */
-	size_t			 nearly;
-	char			 accept[WS_ACCEPT_LEN + 1];
+	struct roots		*more;		/* owned; v2 only */
+	struct authwait		*aw;		/* owned; in P_AUTH only */
 	struct event		 rev, wev;
 };
 
@@ -366,13 +373,21 @@ conn_kill(struct conn *c, const char *why)
 }
 
 static void
+authwait_free(struct authwait *aw)
+{
+	if (aw == NULL)
+		return;
+	free(aw->early);
+	free(aw->views);
+	free(aw);
+}
+
+static void
 conn_free(struct conn *c)
 {
 	free(c->hs);
-	free(c->early);
+	authwait_free(c->aw);
 	ws_in_free(c->in);
-	if (c->more != NULL)
-		free(c->more->views);
 	free(c->more);
 	free(c);
 }
@@ -888,7 +903,7 @@ close_root(struct root *r, uint16_t code, const char *why)
 	char reason[124];
 	size_t n;
 
-	if (c->more == NULL) {
+	if (c->more == NULL || r->vw == NULL) {
 		conn_close_ws(c, code, why);
 		return;
 	}
@@ -951,11 +966,12 @@ authorize(struct conn *c, const struct hs_parser *p,
 	if (p->has_cookie && az_pick_cookies(p->cookie, p->cookie_len,
 	    s->cfg.forward_cookie, s->cfg.nforward, &cookies) > 0)
 		az.cookie = cookies.data;
-	memcpy(c->accept, up->accept, sizeof(c->accept));
+	c->aw = xcalloc(1, sizeof(*c->aw));
+	memcpy(c->aw->accept, up->accept, sizeof(c->aw->accept));
 	if (restlen > 0) {
-		c->early = xmalloc(restlen);
-		memcpy(c->early, rest, restlen);
-		c->nearly = restlen;
+		c->aw->early = xmalloc(restlen);
+		memcpy(c->aw->early, rest, restlen);
+		c->aw->nearly = restlen;
 	}
 	set_phase(c, P_AUTH, 0);
 	if (up->version == 2) {
@@ -963,7 +979,7 @@ authorize(struct conn *c, const struct hs_parser *p,
 		c->more = xcalloc(1, sizeof(*c->more) +
 		    (up->npairs - 1) * sizeof(c->more->r[0]));
 		c->more->n = up->npairs - 1;
-		c->more->views = xcalloc(up->npairs, sizeof(*c->more->views));
+		c->aw->views = xcalloc(up->npairs, sizeof(*c->aw->views));
 	}
 	c->nwait = (unsigned char)up->npairs;
 	/* One authorization per root, linked: a revoke of one asks again
@@ -990,25 +1006,22 @@ authorize(struct conn *c, const struct hs_parser *p,
 static void
 open_roots(struct conn *c, const char *view0)
 {
-	accept_upgrade(c, c->accept);
+	struct authwait *aw = c->aw;
+
+	c->aw = NULL;
+	accept_upgrade(c, aw->accept);
 	for (unsigned i = 0; i < nroots(c) && !c->dead && c->phase == P_OPEN;
 	    i++) {
 		struct root *r = root_at(c, i);
-		const char *view = c->more != NULL ? c->more->views[i] : view0;
+		const char *view = aw->views != NULL ? aw->views[i] : view0;
 
 		log_debug("client %d connected: key=%s url=%s view=%s", c->fd,
 		    vw_authz(r->vw)->key, vw_authz(r->vw)->url, view);
 		join(r, view);
 	}
-	if (c->more != NULL) {
-		free(c->more->views);
-		c->more->views = NULL;
-	}
-	if (c->nearly > 0 && !c->dead && c->phase == P_OPEN)
-		ws_input(c, c->early, c->nearly);
-	free(c->early);
-	c->early = NULL;
-	c->nearly = 0;
+	if (aw->nearly > 0 && !c->dead && c->phase == P_OPEN)
+		ws_input(c, aw->early, aw->nearly);
+	authwait_free(aw);
 }
 
 void
@@ -1025,7 +1038,9 @@ srv_authorized(void *owner, const struct az_answer *a, enum vw_why why)
 		r->answered = 1;
 		if (a->verdict != AZ_OK) {
 			/* The first refusal closes: its root is named. */
-			accept_upgrade(c, c->accept);
+			accept_upgrade(c, c->aw->accept);
+			authwait_free(c->aw);
+			c->aw = NULL;
 			if (c->dead)
 				return;
 			log_debug("client %d refused: %u %s", c->fd, a->code,
@@ -1033,12 +1048,12 @@ srv_authorized(void *owner, const struct az_answer *a, enum vw_why why)
 			close_root(r, a->code, a->reason);
 			return;
 		}
-		if (c->more != NULL) {
+		if (c->aw->views != NULL) {
 			unsigned i = r == &c->r0 ? 0 :
 			    (unsigned)(r - c->more->r) + 1;
 
-			snprintf(c->more->views[i], sizeof(c->more->views[i]),
-			    "%s", a->view);
+			snprintf(c->aw->views[i], sizeof(c->aw->views[i]), "%s",
+			    a->view);
 		}
 		if (--c->nwait == 0)
 			open_roots(c, a->view);
@@ -1179,14 +1194,14 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	case P_AUTH:
 		/* A client may not send before the 101 (RFC 6455 4.1); a
 		 * little is kept for after it. */
-		if (c->nearly + (size_t)n > EARLY_MAX) {
+		if (c->aw->nearly + (size_t)n > EARLY_MAX) {
 			conn_kill(c, "sends too much before the handshake "
 			    "answer");
 			break;
 		}
-		c->early = xrealloc(c->early, c->nearly + (size_t)n);
-		memcpy(c->early + c->nearly, buf, (size_t)n);
-		c->nearly += (size_t)n;
+		c->aw->early = xrealloc(c->aw->early, c->aw->nearly + (size_t)n);
+		memcpy(c->aw->early + c->aw->nearly, buf, (size_t)n);
+		c->aw->nearly += (size_t)n;
 		break;
 	}
 }

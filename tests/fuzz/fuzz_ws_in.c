@@ -1,7 +1,9 @@
 /* libFuzzer target for pushd/ws.c's client frame reader: every input is fed
- * whole and again split where its first byte says; the state and every
- * byte the reader sends back (pongs, closes) must agree, and nothing may
- * be held once it ends between frames or stops. */
+ * whole and again split where its first byte says, to a v1 reader or a v2
+ * one (resyncs allowed, compressed or not) as that byte says too; the
+ * state, the resyncs and every byte the reader sends back (pongs, closes)
+ * must agree, and nothing may be held once it ends between frames or
+ * stops. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,17 @@
 struct out {
 	unsigned char	buf[65536];
 	size_t		len;
+	unsigned	resyncs;
 };
+
+static int
+out_resync(void *arg)
+{
+	struct out *o = arg;
+
+	o->resyncs++;
+	return 0;
+}
 
 static void
 out_send(void *arg, const void *bytes, size_t n)
@@ -25,17 +37,19 @@ out_send(void *arg, const void *bytes, size_t n)
 }
 
 static enum ws_in_state
-feed(const uint8_t *d, size_t n, size_t step, struct out *o, int *held)
+feed(const uint8_t *d, size_t n, size_t step, const struct ws_in_opts *opts,
+    struct out *o, int *held)
 {
 	struct ws_in *w = NULL;
 	enum ws_in_state st = WS_IN_OPEN;
 	size_t off = 0;
 
 	o->len = 0;
+	o->resyncs = 0;
 	while (off < n && st == WS_IN_OPEN) {
 		size_t k = n - off < step ? n - off : step;
 
-		st = ws_in_feed(&w, d + off, k, out_send, o);
+		st = ws_in_feed_opts(&w, d + off, k, opts, out_send, o);
 		off += k;
 	}
 	if (st != WS_IN_OPEN && w != NULL)
@@ -51,6 +65,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct out a, b;
+	static const struct ws_in_opts v2[2] = {
+		{ 0, out_resync }, { 1, out_resync },
+	};
+	const struct ws_in_opts *opts;
 	size_t step;
 	int held_a, held_b;
 	enum ws_in_state sa, sb;
@@ -58,11 +76,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0 || size > 4096)
 		return 0;
 	step = (size_t)(data[0] % 16) + 1;
+	opts = (data[0] & 0x30) == 0 ? NULL : &v2[(data[0] >> 5) & 1];
 	data++;
 	size--;
-	sa = feed(data, size, size + 1, &a, &held_a);
-	sb = feed(data, size, step, &b, &held_b);
+	sa = feed(data, size, size + 1, opts, &a, &held_a);
+	sb = feed(data, size, step, opts, &b, &held_b);
 	if (sa != sb || held_a != held_b || a.len != b.len ||
+	    a.resyncs != b.resyncs ||
 	    memcmp(a.buf, b.buf, a.len) != 0)
 		abort();
 	return 0;

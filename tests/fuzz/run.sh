@@ -31,8 +31,8 @@ common=("$root/common/xmalloc.c" "$root/common/buf.c" "$root/common/text.c"
 
 # target -> its sources and libraries
 declare -A srcs=(
-	[fuzz_handshake]="$root/pushd/handshake.c $root/pushd/ws.c"
-	[fuzz_ws_in]="$root/pushd/ws.c"
+	[fuzz_handshake]="$root/pushd/handshake.c $root/pushd/ws.c $root/common/deflate.c"
+	[fuzz_ws_in]="$root/pushd/ws.c $root/common/deflate.c"
 	[fuzz_fcgi_response]="$root/pushd/fcgi_codec.c"
 	[fuzz_form]="$root/fcgi/request.c"
 	[fuzz_template]="$root/fcgi/template.c"
@@ -40,8 +40,8 @@ declare -A srcs=(
 	[fuzz_deflate_offer]="$root/common/deflate.c"
 )
 declare -A libs=(
-	[fuzz_handshake]="-lwslay -lcrypto"
-	[fuzz_ws_in]="-lwslay -lcrypto"
+	[fuzz_handshake]="-lwslay -lcrypto -lz"
+	[fuzz_ws_in]="-lwslay -lcrypto -lz"
 	[fuzz_fcgi_response]=""
 	[fuzz_form]=""
 	[fuzz_template]=""

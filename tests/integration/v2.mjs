@@ -1,12 +1,14 @@
 // Helpers for the v2 protocol tests (roots, delta, deflate): the upgrade
-// path for several (key, url) pairs, the F and D frames parsed, a diff
-// applied as docs/protocol.md says (and as keycast.js does), and FNV-1a
-// versions. A client here checks every frame it gets: a D must start from
+// path for several (key, url) pairs, and a client that reads F and D frames
+// with the reference reader (tests/lib/diff-ref.mjs). A client here checks every frame it gets: a D must start from
 // the fragment it holds and produce the version it names.
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { env } from './lib.mjs';
 import { Client } from './ws.mjs';
+import { version, applyOps, parseFrame } from '../lib/diff-ref.mjs';
+
+export { version };
 
 // pairs: [[key, url?], ...]; every url given, or none.
 export function v2Path(pairs, { v = '2' } = {}) {
@@ -17,59 +19,17 @@ export function v2Path(pairs, { v = '2' } = {}) {
 	return `/__realtime?${q}`;
 }
 
-// FNV-1a 32-bit over the UTF-8 bytes, as 8 lowercase hex digits.
-export function version(s) {
-	let h = 2166136261;
-	for (const b of Buffer.from(s, 'utf8')) {
-		h ^= b;
-		h = Math.imul(h, 16777619) >>> 0;
-	}
-	return h.toString(16).padStart(8, '0');
-}
-
 // Render n of a /list url in the tests' app: 30 items, the oldest drops
 // off and one comes, as the chat's last 50 do.
 export const list = (n) => `<ul>\n${Array.from({ length: 30 }, (_, i) =>
 	`<li id="m${n + i}">message ${n + i}: lorem ipsum dolor sit amet</li>\n`).join('')}</ul>\n`;
 
-export function units(s) {
-	return s === '' ? [] : s.split(/(?<=[>\n])/);
-}
-
-// Applies the ops (JSON text) to base; throws on a malformed diff.
-export function applyOps(base, opsText) {
-	const ops = JSON.parse(opsText);
-	const u = units(base);
-	let cur = 0, out = '';
-	assert.ok(Array.isArray(ops), 'ops are an array');
-	for (const op of ops) {
-		if (typeof op === 'string') {
-			out += op;
-		} else {
-			assert.ok(Number.isInteger(op) && op !== 0, `bad op ${op}`);
-			const n = Math.abs(op);
-			assert.ok(cur + n <= u.length, 'ops run past the base');
-			if (op > 0) out += u.slice(cur, cur + n).join('');
-			cur += n;
-		}
-	}
-	assert.equal(cur, u.length, 'ops end at the end of the base');
-	return out;
-}
-
-// A v2 frame's parts: { kind: 'F'|'D', base?, version, key, url, payload }.
+// A v2 frame's parts (the reference reader's), with its payload (the
+// fragment of an F, the ops of a D) as payload; throws when it is neither.
 export function parseV2(text) {
-	const nl = text.indexOf('\n');
-	assert.ok(nl > 0, `a header line in ${JSON.stringify(text.slice(0, 80))}`);
-	const h = text.slice(0, nl).split(' ');
-	const payload = text.slice(nl + 1);
-	if (h[0] === 'F') {
-		assert.equal(h.length, 4, `F header ${h}`);
-		return { kind: 'F', version: h[1], key: h[2], url: h[3], payload };
-	}
-	assert.equal(h[0], 'D', `a frame kind in ${h}`);
-	assert.equal(h.length, 5, `D header ${h}`);
-	return { kind: 'D', base: h[1], version: h[2], key: h[3], url: h[4], payload };
+	const f = parseFrame(text);
+	assert.ok(f, `a v2 frame: ${JSON.stringify(text.slice(0, 80))}`);
+	return { ...f, payload: f.kind === 'F' ? f.body : f.ops };
 }
 
 // A v2 WebSocket client (npm ws) that keeps, per root "key url", the
@@ -95,6 +55,7 @@ export class V2Client extends Client {
 					assert.ok(h, `a D for ${id} before any F`);
 					assert.equal(f.base, h.version, `D base for ${id}`);
 					const html = applyOps(h.html, f.payload);
+					assert.ok(html !== null, `well-formed ops: ${f.payload}`);
 					assert.equal(version(html), f.version, 'D result version');
 					this.held.set(id, { version: f.version, html });
 				}
