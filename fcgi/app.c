@@ -33,11 +33,33 @@ const size_t app_nfeatures = KC_LEN(app_features);
 /* The layout's own templates; the features name theirs. */
 static const char *const layout_templates[] = { "layout", "error", "header" };
 
+/* 1 when the statement name of f->stmts[i] is used by an earlier one: all
+ * are prepared on the same session. */
+static int
+stmt_taken(const struct feature *f, size_t i)
+{
+	const char *name = f->stmts[i].name;
+	size_t j, k;
+
+	for (j = 0; j < app_nfeatures && app_features[j] != f; j++)
+		for (k = 0; k < app_features[j]->nstmts; k++)
+			if (strcmp(app_features[j]->stmts[k].name, name) == 0)
+				return 1;
+	for (k = 0; k < i; k++)
+		if (strcmp(f->stmts[k].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 check_feature(const struct feature *f, char *err, size_t errlen)
 {
-	size_t i, j, k;
+	size_t i;
 
+	if (f->name == NULL) {
+		snprintf(err, errlen, "a feature has no name");
+		return -1;
+	}
 	for (i = 0; i < f->nroutes; i++) {
 		const struct route *r = &f->routes[i];
 
@@ -52,27 +74,16 @@ check_feature(const struct feature *f, char *err, size_t errlen)
 		}
 	}
 	for (i = 0; i < f->nstmts; i++) {
-		const struct db_stmt *st = &f->stmts[i];
-
-		if (st->name == NULL || st->sql == NULL) {
+		if (f->stmts[i].name == NULL || f->stmts[i].sql == NULL) {
 			snprintf(err, errlen, "feature %s: statement %zu has "
 			    "no name or no SQL", f->name, i);
 			return -1;
 		}
-		/* Unique across the application: they share one session. */
-		for (j = 0; j < app_nfeatures && app_features[j] != f; j++)
-			for (k = 0; k < app_features[j]->nstmts; k++)
-				if (strcmp(app_features[j]->stmts[k].name,
-				    st->name) == 0)
-					goto dup;
-		for (k = 0; k < i; k++)
-			if (strcmp(f->stmts[k].name, st->name) == 0)
-				goto dup;
-		continue;
-dup:
-		snprintf(err, errlen, "feature %s: statement name %s is "
-		    "already taken", f->name, st->name);
-		return -1;
+		if (stmt_taken(f, i)) {
+			snprintf(err, errlen, "feature %s: statement name %s is "
+			    "already taken", f->name, f->stmts[i].name);
+			return -1;
+		}
 	}
 	for (i = 0; i < f->nkeys; i++) {
 		const struct feature_key *fk = &f->keys[i];
@@ -151,11 +162,14 @@ app_init(struct app *app, const char *template_dir, const char *conninfo,
 	for (i = 0; i < app_nfeatures; i++) {
 		const struct feature *f = app_features[i];
 
-		memcpy(app->routes + app->nroutes, f->routes,
-		    f->nroutes * sizeof(*f->routes));
+		/* (memcpy from a NULL table, even of 0 bytes, is undefined) */
+		if (f->nroutes > 0)
+			memcpy(app->routes + app->nroutes, f->routes,
+			    f->nroutes * sizeof(*f->routes));
 		app->nroutes += f->nroutes;
-		memcpy(app->stmts + nstmts, f->stmts,
-		    f->nstmts * sizeof(*f->stmts));
+		if (f->nstmts > 0)
+			memcpy(app->stmts + nstmts, f->stmts,
+			    f->nstmts * sizeof(*f->stmts));
 		nstmts += f->nstmts;
 	}
 	app->db = db_new(conninfo, app->stmts, nstmts);

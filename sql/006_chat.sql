@@ -4,6 +4,9 @@
 -- touches, not per message), so the count never reads messages. Each
 -- trigger also sends 'global' inside the changing transaction (the row
 -- trigger of 002_notify.sql does too: PostgreSQL folds the two into one).
+-- Nothing notifies at 00:00 UTC: pages already open keep yesterday's count
+-- until the day's first message, unless a scheduler runs
+-- SELECT keycast_notify('global') then.
 CREATE TABLE chat_days (
 	day		date PRIMARY KEY,
 	messages	bigint NOT NULL CHECK (messages >= 0)
