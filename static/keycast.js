@@ -1588,7 +1588,8 @@
 		    });
 	}
 
-	/* keycast.mjs imports this file: its exports read this object. */
+	/* keycast.mjs imports this file and exports start's Promise; the
+	 * tests check the diff reader against tests/lib/diff-ref.mjs. */
 	window.keycast = {
 		start: start,
 		fnv1a: fnv1a,

@@ -336,3 +336,22 @@ test('keycast.js and keycast.mjs on one page: one client, one socket (the guide\
 		await p.context().close();
 	}
 });
+
+test('a pushd from before v2 (bare fragments, the first pair only): the first root takes them, no resync', async () => {
+	const n0 = fresh();
+	const p = await open('/board');
+	try {
+		const s = await fake.socket(n0 + 1);
+		await until('live', async () => (await attr(p, HDR, 'data-rt-state')) === 'live');
+		// What pushd 1 sends for the first pair (global, /live/today).
+		s.ws.send(TODAY(7));
+		s.ws.send(TODAY(8));
+		await until('the header', async () => (await html(p, HDR)) === TODAY(8));
+		assert.equal(await html(p, '#main'), 'loading', 'the other root waits');
+		assert.deepEqual(s.received, []);
+		assert.deepEqual(p.rec.warnings.filter((w) => /keycast/.test(w)), []);
+		assert.deepEqual(p.rec.errors, []);
+	} finally {
+		await p.context().close();
+	}
+});
