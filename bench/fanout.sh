@@ -15,8 +15,9 @@
 #   node         bench/fanout/node-peer.mjs (ws + pg, renders through the
 #                same keycast-fcgi, same POST as the mutation)
 #   nchan        nginx + nchan (one worker), a publish is the mutation
-# The load client (bench/fanout/loadclient.c, gcc -O2, raw epoll, workers
-# forked so that no process passes the 20,000 open-files cap) connects N
+# The load client (bench/loadclient, built with the release in $KC_BUILD,
+# raw epoll, workers forked so that no process passes the 20,000
+# open-files cap; --mode fanout, storm or idle) connects N
 # clients, waits until each has its first fragment, fires the mutation
 # from its own event loop and times each client's arrival of the new
 # fragment on CLOCK_MONOTONIC (one clock for all its processes), both in
@@ -87,74 +88,24 @@ here=$root/bench/fanout
 : "${BENCH_NODE_PORT:=47085}"
 : "${BENCH_NCHAN_PORT:=47086}"
 export KC_VAR KC_HTTP_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT KC_PGPORT KC_BUILD KC_PUSHD_FLAGS
-. "$root/tools/lib.sh"
+. "$root/bench/lib.sh"
 
 out=$KC_VAR/fanout
 bin=$out/bin
-mkdir -p "$out" "$bin" "$KC_VAR/run" "$KC_VAR/log"
+mkdir -p "$out" "$bin"
 jsonl=$out/results.jsonl
 : > "$jsonl"
+bench_trap
 
-# Our own processes, by pid file (the stack's parts are stopped by
-# tools/stack down).
-own_stop() {
-	local f pid
-	for f in "$KC_VAR"/run/bench-*.pid; do
-		[ -f "$f" ] || continue
-		pid=$(cat "$f")
-		if kill -0 "$pid" 2>/dev/null; then
-			kill -TERM "$pid" 2>/dev/null || true
-			kc_wait 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
-		fi
-		rm -f "$f"
-	done
-}
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	own_stop
-	"$root/tools/stack" down >/dev/null 2>&1 || true
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---- build ----
-if [ "$BENCH_SKIP_BUILD" != 1 ]; then
-	kc_log "building (release) in $KC_BUILD"
-	"$root/tools/stack" build
-fi
-build_rev="$(git -C "$root" log -1 --format='%h %s' 2>/dev/null)$(
-	[ -z "$(git -C "$root" status --porcelain -- pushd fcgi common 2>/dev/null)" ] ||
-		echo ' (plus uncommitted changes in pushd/, fcgi/ or common/)')"
-gcc -O2 -Wall -I"$(pg_config --includedir)" -o "$bin/loadclient" "$here/loadclient.c" -lpq
+bench_build "$BENCH_SKIP_BUILD"
+build_rev=$(bench_build_rev)
 gcc -O2 -Wall -o "$bin/floor" "$here/floor.c" -lcrypto
 
 # ---- start ----
-# Our ports lie in the ephemeral range (32768-60999 here), so another
-# program's outgoing connection may hold one for a while (bind fails with
-# EADDRINUSE although nothing listens): wait up to a minute for each.
-bindable() {
-	python3 -c 'import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
-}
-for p in "$KC_HTTP_PORT" "$KC_PUSHD_PORT" "$BENCH_FLOOR_PORT" "$BENCH_FLOOR_NGINX_PORT" \
-    "$BENCH_NODE_PORT" "$BENCH_NCHAN_PORT"; do
-	kc_check_port 127.0.0.1 "$p" benchmark "KC_*_PORT or BENCH_*_PORT"
-	bindable "$p" || { kc_log "port $p is held by another connection; waiting"; kc_wait 60 bindable "$p"; } ||
-		kc_die "port 127.0.0.1:$p stays in use (ss -tanp | grep :$p); choose other ports"
-done
+bench_ports_free "$KC_HTTP_PORT" "$KC_PUSHD_PORT" "$BENCH_FLOOR_PORT" "$BENCH_FLOOR_NGINX_PORT" \
+	"$BENCH_NODE_PORT" "$BENCH_NCHAN_PORT"
 kc_log "starting PostgreSQL, keycast-fcgi, keycast-pushd ($KC_PUSHD_FLAGS)"
-"$root/tools/stack" up pg
-# Commit timestamps let the load client time arrivals from the commit
-# itself (pg_xact_commit_timestamp of the counter's row version).
-if [ "$("$root/tools/stack" psql -Atc 'SHOW track_commit_timestamp')" != on ]; then
-	"$root/tools/stack" psql -qc 'ALTER SYSTEM SET track_commit_timestamp = on'
-	"$root/tools/stack" stop pg
-	"$root/tools/stack" up pg
-fi
+bench_pg_up
 "$root/tools/stack" up fcgi pushd
 
 # nginx: the stack's site (deploy/nginx/keycast.conf as tools/lib.sh
@@ -163,8 +114,8 @@ fi
 # worker_connections from the open-files limit (a proxied WebSocket takes
 # two connections; 10,000 clients take ~10,000 files in each of the two
 # workers, which reuseport spreads evenly).
-kc_nginx_conf
 ng=$KC_VAR/nginx
+mkdir -p "$ng"
 cat > "$ng/floor.conf" <<CONF
 server {
 	listen 127.0.0.1:$BENCH_FLOOR_NGINX_PORT;
@@ -180,28 +131,14 @@ server {
 	}
 }
 CONF
-sed -i -e "s|^\tinclude $ng/site.conf;|\tinclude $ng/site.conf;\n\tinclude $ng/floor.conf;|" "$ng/nginx.conf"
-grep -q floor.conf "$ng/nginx.conf" ||
-	kc_die "tools/lib.sh's nginx.conf changed shape; update bench/fanout.sh"
-nginx -t -q -c "$ng/nginx.conf" -p "$ng" 2>>"$KC_VAR/log/nginx-error.log" ||
-	kc_die "nginx refused its configuration; see $KC_VAR/log/nginx-error.log"
-kc_spawn nginx nginx -c "$ng/nginx.conf" -p "$ng" -g 'daemon off;'
-kc_wait 10 curl -sf -o /dev/null "http://127.0.0.1:$KC_HTTP_PORT/static/keycast.css" ||
-	kc_die "nginx did not start; see $KC_VAR/log/nginx-error.log"
+bench_nginx_up "$ng/floor.conf"
 
 pushd_pid=$(cat "$KC_VAR/run/pushd.pid")
-nginx_watch() {
-	local w i=0 args=()
-	for w in $(pgrep -P "$(cat "$KC_VAR/run/nginx.pid")"); do
-		i=$((i + 1)); args+=(--watch "nginx$i:$w")
-	done
-	printf '%s\n' "${args[@]}"
-}
 
 if [ "$BENCH_PIN" = 1 ]; then
-	lc() { taskset -c "$BENCH_CLIENT_CPU" "$bin/loadclient" --procs "$BENCH_PROCS" "$@"; }
+	lc() { taskset -c "$BENCH_CLIENT_CPU" "$BENCH_LOADCLIENT" --procs "$BENCH_PROCS" "$@"; }
 else
-	lc() { "$bin/loadclient" --procs "$BENCH_PROCS" "$@"; }
+	lc() { "$BENCH_LOADCLIENT" --procs "$BENCH_PROCS" "$@"; }
 fi
 
 # The fragment as pushd sends it: the floor and nchan send the same bytes
@@ -215,67 +152,21 @@ grep -q @COUNT@ "$out/template.html" || kc_die "no value in the fragment ($out/f
 kc_log "fragment: $(wc -c < "$out/fragment.html") bytes"
 
 # The floor.
-setsid "$bin/floor" --listen "127.0.0.1:$BENCH_FLOOR_PORT" --template "$out/template.html" \
-	>> "$KC_VAR/log/floor.log" 2>&1 < /dev/null &
-echo $! > "$KC_VAR/run/bench-floor.pid"
-floor_pid=$!
+bench_spawn floor "$bin/floor" --listen "127.0.0.1:$BENCH_FLOOR_PORT" --template "$out/template.html"
+floor_pid=$(cat "$KC_VAR/run/bench-floor.pid")
 
 # The Node.js peer.
-setsid node "$here/node-peer.mjs" --port "$BENCH_NODE_PORT" --app "$KC_FCGI_SOCKET" \
+bench_spawn node node "$here/node-peer.mjs" --port "$BENCH_NODE_PORT" --app "$KC_FCGI_SOCKET" \
 	--pghost "$KC_PGDATA" --pgport "$KC_PGPORT" --pguser "$KC_PGUSER" \
-	--pgdatabase "$KC_PGDATABASE" >> "$KC_VAR/log/node-peer.log" 2>&1 < /dev/null &
-echo $! > "$KC_VAR/run/bench-node.pid"
-node_pid=$!
+	--pgdatabase "$KC_PGDATABASE"
+node_pid=$(cat "$KC_VAR/run/bench-node.pid")
 
 # nginx + nchan, one worker (single-threaded like pushd, the floor and
 # node), its own prefix and port.
-nc=$KC_VAR/nchan
-mkdir -p "$nc/tmp"
-cat > "$nc/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $nc/nginx.pid;
-error_log $KC_VAR/log/nchan-error.log warn;
-# Above the open-files limit on purpose: at 20000 nginx starts closing
-# connections it deems idle ("worker_connections are not enough, reusing
-# connections") before the limit on files is reached.
-events { worker_connections 30000; }
-http {
-	access_log off;
-	client_body_temp_path $nc/tmp/body;
-	proxy_temp_path $nc/tmp/proxy;
-	fastcgi_temp_path $nc/tmp/fastcgi;
-	uwsgi_temp_path $nc/tmp/uwsgi;
-	scgi_temp_path $nc/tmp/scgi;
-	client_body_buffer_size 64k;
-	server {
-		listen 127.0.0.1:$BENCH_NCHAN_PORT;
-		# Like /__realtime: a new subscriber gets the latest fragment
-		# (the only one kept, the oldest of the buffer).
-		nchan_message_buffer_length 1;
-		location = /sub {
-			nchan_subscriber websocket;
-			nchan_channel_id counter;
-			nchan_subscriber_first_message oldest;
-		}
-		location = /pub {
-			nchan_publisher;
-			nchan_channel_id counter;
-		}
-	}
-}
-CONF
-nginx -t -q -c "$nc/nginx.conf" -p "$nc" 2>>"$KC_VAR/log/nchan-error.log" ||
-	kc_die "nginx+nchan refused its configuration; see $KC_VAR/log/nchan-error.log"
-setsid nginx -c "$nc/nginx.conf" -p "$nc" -g 'daemon off;' >> "$KC_VAR/log/nchan-error.log" 2>&1 < /dev/null &
-echo $! > "$KC_VAR/run/bench-nchan.pid"
-nchan_master=$!
+bench_nchan_up "$BENCH_NCHAN_PORT"
 kc_wait 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$BENCH_NODE_PORT) && (exec 3<>/dev/tcp/127.0.0.1/$BENCH_NCHAN_PORT) && (exec 3<>/dev/tcp/127.0.0.1/$BENCH_FLOOR_PORT)" ||
 	kc_die "the floor, node peer or nchan did not start; see $KC_VAR/log/"
-sleep 0.3
-nchan_pid=$(pgrep -P "$nchan_master" | head -1)
+nchan_pid=$(bench_nchan_worker)
 
 # Same host, 2 CPUs: unpinned, the load client's processes were woken onto
 # keycast-pushd's CPU during its fan-out and preempted it (~20 ms of
@@ -292,9 +183,8 @@ fi
 
 # Waits until the previous round's clients are gone from every server.
 settle() {
-	kc_wait 30 bash -c "curl -sf http://127.0.0.1:$KC_PUSHD_PORT/metrics | grep -qx 'keycast_clients 0'" || true
 	kc_wait 30 bash -c "curl -sf http://127.0.0.1:$BENCH_NODE_PORT/stats | grep -q '\"clients\":0,'" || true
-	sleep 0.5
+	bench_settle "$KC_PUSHD_PORT"
 }
 
 nchan_count=1000000
@@ -306,9 +196,9 @@ run() {
 	local pg=(--pg "$KC_CONNINFO" --commit-ts)
 	case $who in
 	pushd) args+=(--connect "127.0.0.1:$KC_PUSHD_PORT" --watch "pushd:$pushd_pid") ;;
-	pushd-nginx) args+=(--connect "127.0.0.1:$KC_HTTP_PORT" --watch "pushd:$pushd_pid" $(nginx_watch)) ;;
+	pushd-nginx) args+=(--connect "127.0.0.1:$KC_HTTP_PORT" --watch "pushd:$pushd_pid" $(bench_nginx_watch)) ;;
 	floor) args+=(--connect "127.0.0.1:$BENCH_FLOOR_PORT" --watch "floor:$floor_pid") ;;
-	floor-nginx) args+=(--connect "127.0.0.1:$BENCH_FLOOR_NGINX_PORT" --watch "floor:$floor_pid" $(nginx_watch)) ;;
+	floor-nginx) args+=(--connect "127.0.0.1:$BENCH_FLOOR_NGINX_PORT" --watch "floor:$floor_pid" $(bench_nginx_watch)) ;;
 	node) args+=(--connect "127.0.0.1:$BENCH_NODE_PORT" --watch "node:$node_pid") ;;
 	nchan) args+=(--connect "127.0.0.1:$BENCH_NCHAN_PORT" --path /sub --watch "nchan:$nchan_pid") ;;
 	esac
@@ -346,12 +236,12 @@ if [ "$BENCH_IDLE_N" -gt 0 ]; then
 	kc_log "idle: $BENCH_IDLE_N clients each on pushd, node, nchan, floor"
 	for who in pushd node nchan floor; do
 		[[ " $BENCH_CONTENDERS " == *" $who "* ]] || continue
-		run "$who" idle "$BENCH_IDLE_N" --procs 2 --timeout 120
+		run "$who" idle "$BENCH_IDLE_N" --procs 2 --connect-timeout 120
 	done
 	# Past --max-clients (19500 here): the extra upgrades must get 503
 	# and everyone else stay connected.
 	if [[ " $BENCH_CONTENDERS " == *" pushd "* ]]; then
-		run pushd idle $((BENCH_IDLE_N + 600)) --procs 3 --timeout 120 --label pushd-overflow
+		run pushd idle $((BENCH_IDLE_N + 600)) --procs 3 --connect-timeout 120 --label pushd-overflow
 		curl -sf "http://127.0.0.1:$KC_PUSHD_PORT/healthz" >/dev/null ||
 			kc_log "keycast-pushd is not healthy after the overflow round"
 	fi

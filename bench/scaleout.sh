@@ -18,8 +18,8 @@
 # open-files limit, worker_connections a little below, reuseport): each
 # proxied WebSocket uses two connections.
 #
-# Load (bench/scaleout/scaleclient.c, gcc -O2, raw epoll, BENCH_PROCS
-# forked workers): N clients over BENCH_KEYS keys /chat/scale-I (url = key),
+# Load (bench/loadclient --mode scale, built with the release, raw epoll,
+# BENCH_PROCS forked workers): N clients over BENCH_KEYS keys /chat/scale-I (url = key),
 # spread evenly. A round = one transaction that INSERTs one chat message
 # per room (the messages trigger one NOTIFY per key; the rooms hold 50
 # messages beforehand, so every fragment stays at the page's 50) with a
@@ -67,56 +67,22 @@ here=$root/bench/scaleout
 KC_FCGI_WORKERS=$BENCH_FCGI_WORKERS
 export KC_VAR KC_HTTP_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT KC_PGPORT KC_BUILD \
 	KC_APP_CONNS KC_PUSHD_FLAGS KC_FCGI_WORKERS
-. "$root/tools/lib.sh"
+. "$root/bench/lib.sh"
 
 out=$KC_VAR/scaleout
 bdir=$out/b			# setup b's own files (nginx prefix, fcgi socket)
-mkdir -p "$out/bin" "$bdir" "$KC_VAR/run" "$KC_VAR/log"
+mkdir -p "$bdir"
 jsonl=$out/results.jsonl
 dist=$out/dist.jsonl
 : > "$jsonl"
 : > "$dist"
-
-# Our own processes, by pid file; the stack's parts by tools/stack down.
-own_stop() {
-	local f pid
-	for f in "$KC_VAR"/run/bench-*.pid; do
-		[ -f "$f" ] || continue
-		pid=$(cat "$f")
-		if kill -0 "$pid" 2>/dev/null; then
-			kill -TERM "$pid" 2>/dev/null || true
-			kc_wait 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
-		fi
-		rm -f "$f"
-	done
-}
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	own_stop
-	"$root/tools/stack" down >/dev/null 2>&1 || true
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---- build ----
-if [ "$BENCH_SKIP_BUILD" != 1 ]; then
-	kc_log "building (release) in $KC_BUILD"
-	"$root/tools/stack" build
-fi
-gcc -O2 -Wall -I"$(pg_config --includedir)" -o "$out/bin/scaleclient" "$here/scaleclient.c" -lpq
+bench_trap
+bench_build "$BENCH_SKIP_BUILD"
 
 # ---- start ----
 kc_check_port 127.0.0.1 "$BENCH_B_HTTP_PORT" nginx BENCH_B_HTTP_PORT
 kc_check_port 127.0.0.1 "$BENCH_B_PUSHD_PORT" keycast-pushd BENCH_B_PUSHD_PORT
-"$root/tools/stack" up pg
-# Arrivals are timed from the commit's own timestamp.
-if [ "$("$root/tools/stack" psql -Atc 'SHOW track_commit_timestamp')" != on ]; then
-	"$root/tools/stack" psql -qc 'ALTER SYSTEM SET track_commit_timestamp = on'
-	"$root/tools/stack" stop pg
-	"$root/tools/stack" up pg
-fi
+bench_pg_up
 "$root/tools/stack" up fcgi pushd
 
 # Rooms scale-0.. hold 50 messages each (the page shows the last 50), all
@@ -130,27 +96,19 @@ FROM generate_series(0, $BENCH_KEYS - 1) k, generate_series(1, 50) m;
 SQL
 
 # nginx A: the stack's site.
-kc_check_port "$KC_HTTP_HOST" "$KC_HTTP_PORT" nginx KC_HTTP_PORT
-kc_nginx_conf
-nginx -t -q -c "$KC_VAR/nginx/nginx.conf" -p "$KC_VAR/nginx" 2>>"$KC_VAR/log/nginx-error.log" ||
-	kc_die "nginx refused its configuration; see $KC_VAR/log/nginx-error.log"
-kc_spawn nginx nginx -c "$KC_VAR/nginx/nginx.conf" -p "$KC_VAR/nginx" -g 'daemon off;'
+bench_nginx_up
 
 # Pool B and pushd B.
 fcgi_b=$bdir/fcgi-b.sock
 rm -f "$fcgi_b"
-setsid "$KC_BIN/keycast-fcgi" --listen "unix:$fcgi_b" --workers "$BENCH_FCGI_WORKERS" \
-	--db "$KC_CONNINFO" --templates "$root/templates" \
-	>> "$KC_VAR/log/fcgi-b.log" 2>&1 < /dev/null &
-echo $! > "$KC_VAR/run/bench-fcgi-b.pid"
-kc_wait 10 test -S "$fcgi_b" || kc_die "keycast-fcgi pool B did not start; see $KC_VAR/log/fcgi-b.log"
+bench_spawn fcgi-b "$KC_BIN/keycast-fcgi" --listen "unix:$fcgi_b" --workers "$BENCH_FCGI_WORKERS" \
+	--db "$KC_CONNINFO" --templates "$root/templates"
+kc_wait 10 test -S "$fcgi_b" || kc_die "keycast-fcgi pool B did not start; see $KC_VAR/log/bench-fcgi-b.log"
 # shellcheck disable=SC2086
-setsid "$KC_BIN/keycast-pushd" --listen "127.0.0.1:$BENCH_B_PUSHD_PORT" --app "unix:$fcgi_b" \
-	--db "$KC_CONNINFO" --app-conns "$KC_APP_CONNS" $KC_PUSHD_FLAGS \
-	>> "$KC_VAR/log/pushd-b.log" 2>&1 < /dev/null &
-echo $! > "$KC_VAR/run/bench-pushd-b.pid"
+bench_spawn pushd-b "$KC_BIN/keycast-pushd" --listen "127.0.0.1:$BENCH_B_PUSHD_PORT" --app "unix:$fcgi_b" \
+	--db "$KC_CONNINFO" --app-conns "$KC_APP_CONNS" $KC_PUSHD_FLAGS
 kc_wait 10 curl -sf "http://127.0.0.1:$BENCH_B_PUSHD_PORT/healthz" ||
-	kc_die "keycast-pushd B did not become healthy; see $KC_VAR/log/pushd-b.log"
+	kc_die "keycast-pushd B did not become healthy; see $KC_VAR/log/bench-pushd-b.log"
 
 # nginx B: the same site, both pools in keycast_fcgi, both pushd in
 # keycast_pushd balanced by key.
@@ -172,8 +130,7 @@ grep -q 'hash $arg_key consistent;' "$ngb/site.conf" && grep -q "server unix:$fc
 # (Its error_log is $bdir/log/nginx-error.log.)
 nginx -t -q -c "$ngb/nginx.conf" -p "$ngb" 2>>"$KC_VAR/log/nginx-b-error.log" ||
 	kc_die "nginx B refused its configuration; see $KC_VAR/log/nginx-b-error.log"
-setsid nginx -c "$ngb/nginx.conf" -p "$ngb" -g 'daemon off;' >> "$KC_VAR/log/nginx-b.log" 2>&1 < /dev/null &
-echo $! > "$KC_VAR/run/bench-nginx-b.pid"
+bench_spawn nginx-b nginx -c "$ngb/nginx.conf" -p "$ngb" -g 'daemon off;'
 # (A static file: a page request would leave a kept-alive FastCGI
 # connection pinning a keycast-fcgi worker.)
 for p in "$KC_HTTP_PORT" "$BENCH_B_HTTP_PORT"; do
@@ -189,20 +146,6 @@ pid_nginx_a=$(cat "$KC_VAR/run/nginx.pid")
 pid_nginx_b=$(cat "$KC_VAR/run/bench-nginx-b.pid")
 pid_pg=$(head -1 "$KC_PGDATA/postmaster.pid")
 
-metrics() { curl -sf "http://127.0.0.1:$1/metrics" || true; }
-metric() { # FILE NAME: the value, 0 if absent
-	awk -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }' "$1"
-}
-# Waits until no client of the previous set is left on either pushd.
-settle() {
-	local p
-	for p in "$KC_PUSHD_PORT" "$BENCH_B_PUSHD_PORT"; do
-		kc_wait 30 bash -c "curl -sf http://127.0.0.1:$p/metrics | grep -qx 'keycast_clients 0'" ||
-			kc_log "pushd on $p still has clients after 30 s"
-	done
-	sleep 0.5
-}
-
 # run SETUP N: one set.
 run() {
 	local setup=$1 n=$2 port watch snap=$out/snap
@@ -216,30 +159,30 @@ run() {
 			--watch "nginx:$pid_nginx_b" --watch "fcgi-a:$pid_fcgi_a"
 			--watch "fcgi-b:$pid_fcgi_b" --watch "postgres:$pid_pg")
 	fi
-	settle
+	bench_settle "$KC_PUSHD_PORT" "$BENCH_B_PUSHD_PORT"
 	rm -f "$snap".*
-	timeout 120 "$out/bin/scaleclient" --label "$setup" --connect "127.0.0.1:$port" -n "$n" \
+	timeout 120 "$BENCH_LOADCLIENT" --mode scale --label "$setup" --connect "127.0.0.1:$port" -n "$n" \
 		--keys "$BENCH_KEYS" --procs "$BENCH_PROCS" --rounds "$BENCH_ROUNDS" \
 		--warmup "$BENCH_WARMUP" --gap "$BENCH_GAP_MS" --pg "$KC_CONNINFO" "${watch[@]}" \
 		--on-ready "curl -sf http://127.0.0.1:$KC_PUSHD_PORT/metrics > $snap.ready-a; curl -sf http://127.0.0.1:$BENCH_B_PUSHD_PORT/metrics > $snap.ready-b" \
 		>> "$jsonl"
-	metrics "$KC_PUSHD_PORT" > "$snap.post-a"; metrics "$BENCH_B_PUSHD_PORT" > "$snap.post-b"
+	bench_metrics "$KC_PUSHD_PORT" > "$snap.post-a"; bench_metrics "$BENCH_B_PUSHD_PORT" > "$snap.post-b"
 	local ca cb ka kb ra rb fa fb ba bb
-	ca=$(metric "$snap.ready-a" keycast_clients); cb=$(metric "$snap.ready-b" keycast_clients)
-	ka=$(metric "$snap.ready-a" keycast_keys); kb=$(metric "$snap.ready-b" keycast_keys)
+	ca=$(bench_metric "$snap.ready-a" keycast_clients); cb=$(bench_metric "$snap.ready-b" keycast_clients)
+	ka=$(bench_metric "$snap.ready-a" keycast_keys); kb=$(bench_metric "$snap.ready-b" keycast_keys)
 	# During the rounds only (from when every client was connected).
-	ra=$(( $(metric "$snap.post-a" 'keycast_renders_total{result="ok"}') - $(metric "$snap.ready-a" 'keycast_renders_total{result="ok"}') ))
-	rb=$(( $(metric "$snap.post-b" 'keycast_renders_total{result="ok"}') - $(metric "$snap.ready-b" 'keycast_renders_total{result="ok"}') ))
-	fa=$(( $(metric "$snap.post-a" keycast_frames_sent_total) - $(metric "$snap.ready-a" keycast_frames_sent_total) ))
-	fb=$(( $(metric "$snap.post-b" keycast_frames_sent_total) - $(metric "$snap.ready-b" keycast_frames_sent_total) ))
-	ba=$(( $(metric "$snap.post-a" keycast_bytes_sent_total) - $(metric "$snap.ready-a" keycast_bytes_sent_total) ))
-	bb=$(( $(metric "$snap.post-b" keycast_bytes_sent_total) - $(metric "$snap.ready-b" keycast_bytes_sent_total) ))
+	ra=$(( $(bench_metric "$snap.post-a" 'keycast_renders_total{result="ok"}') - $(bench_metric "$snap.ready-a" 'keycast_renders_total{result="ok"}') ))
+	rb=$(( $(bench_metric "$snap.post-b" 'keycast_renders_total{result="ok"}') - $(bench_metric "$snap.ready-b" 'keycast_renders_total{result="ok"}') ))
+	fa=$(( $(bench_metric "$snap.post-a" keycast_frames_sent_total) - $(bench_metric "$snap.ready-a" keycast_frames_sent_total) ))
+	fb=$(( $(bench_metric "$snap.post-b" keycast_frames_sent_total) - $(bench_metric "$snap.ready-b" keycast_frames_sent_total) ))
+	ba=$(( $(bench_metric "$snap.post-a" keycast_bytes_sent_total) - $(bench_metric "$snap.ready-a" keycast_bytes_sent_total) ))
+	bb=$(( $(bench_metric "$snap.post-b" keycast_bytes_sent_total) - $(bench_metric "$snap.ready-b" keycast_bytes_sent_total) ))
 	printf '{"label":"%s","n":%s,"a":%s,"b":%s,"keys_a":%s,"keys_b":%s,"renders_a":%s,"renders_b":%s,"frames_a":%s,"frames_b":%s,"bytes_a":%s,"bytes_b":%s,"rounds":%s}\n' \
 		"$setup" "$n" "$ca" "$cb" "$ka" "$kb" "$ra" "$rb" "$fa" "$fb" "$ba" "$bb" $((BENCH_ROUNDS + BENCH_WARMUP)) >> "$dist"
 	kc_log "  $setup: clients A $ca B $cb; renders A $ra B $rb; frames A $fa B $fb"
 }
 
-kc_log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+kc_log "machine: $(bench_machine)"
 t_start=$SECONDS
 skipped=0
 for n in $BENCH_NS; do

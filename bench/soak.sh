@@ -25,21 +25,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 : "${KC_BUILD:=$root/build/release}"
 : "${SOAK_SKIP_BUILD:=0}"
 export KC_VAR KC_HTTP_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT KC_PGPORT KC_BUILD
-. "$root/tools/lib.sh"
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	"$root/tools/stack" down >/dev/null 2>&1 || true
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ "$SOAK_SKIP_BUILD" != 1 ]; then
-	kc_log "building in $KC_BUILD"
-	"$root/tools/stack" build
-fi
+. "$root/bench/lib.sh"
+bench_trap
+bench_build "$SOAK_SKIP_BUILD"
 "$root/tools/stack" up pg fcgi pushd nginx
 kc_log "soaking for ${SOAK_SECONDS:-600} s; pushd's log: $KC_VAR/log/pushd.log"
 node "$root/bench/soak/soak.mjs"

@@ -71,34 +71,20 @@ here=$root/bench/viewers
 export KC_VAR KC_HTTP_PORT KC_PUSHD_PORT KC_LIGHTTPD_PORT KC_PGPORT KC_BUILD KC_APP_CONNS KC_PUSHD_FLAGS
 # pushd's --app is our responder's socket.
 export KC_FCGI_SOCKET=$KC_VAR/run/viewers-app.sock
-. "$root/tools/lib.sh"
+. "$root/bench/lib.sh"
 
 out=$KC_VAR/viewers
-mkdir -p "$out" "$KC_VAR/run" "$KC_VAR/log"
+mkdir -p "$out"
 jsonl=$out/results.jsonl
 : > "$jsonl"
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	kc_stop_pid bench-viewers-app
-	kc_stop_pid bench-viewers-floor
-	"$root/tools/stack" down >/dev/null 2>&1 || true
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ "$VIEWERS_SKIP_BUILD" != 1 ]; then
-	kc_log "building (release) in $KC_BUILD"
-	"$root/tools/stack" build
-fi
-build_rev="$(git -C "$root" log -1 --format='%h %s' 2>/dev/null)"
+bench_trap
+bench_build "$VIEWERS_SKIP_BUILD"
+build_rev=$(bench_build_rev)
 
 kc_check_port 127.0.0.1 "$KC_PUSHD_PORT" keycast-pushd KC_PUSHD_PORT
 kc_check_port 127.0.0.1 "$VIEWERS_CTL_PORT" "the app's control" VIEWERS_CTL_PORT
 "$root/tools/stack" up pg
-kc_spawn bench-viewers-app node "$here/app.mjs" "$KC_FCGI_SOCKET" "$VIEWERS_CTL_PORT" "$VIEWERS_AUTHZ_MS"
+bench_spawn viewers-app node "$here/app.mjs" "$KC_FCGI_SOCKET" "$VIEWERS_CTL_PORT" "$VIEWERS_AUTHZ_MS"
 kc_wait 10 curl -sf "http://127.0.0.1:$VIEWERS_CTL_PORT/stats" ||
 	kc_die "the app did not start; see $KC_VAR/log/bench-viewers-app.log"
 "$root/tools/stack" up pushd
@@ -111,7 +97,7 @@ if [ "$VIEWERS_FLOOR_PORT" != 0 ]; then
 	kc_check_port 127.0.0.1 "$VIEWERS_FLOOR_PORT" "the floor's" VIEWERS_FLOOR_PORT
 	gcc -O2 -Wall -o "$out/floor" "$root/bench/fanout/floor.c" -lcrypto
 	printf '<p data-view="v0">/k @COUNT@</p>' > "$out/template.html"
-	kc_spawn bench-viewers-floor "$out/floor" --listen "127.0.0.1:$VIEWERS_FLOOR_PORT" --template "$out/template.html"
+	bench_spawn viewers-floor "$out/floor" --listen "127.0.0.1:$VIEWERS_FLOOR_PORT" --template "$out/template.html"
 	kc_wait 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$VIEWERS_FLOOR_PORT)" || kc_die "the floor did not start"
 	VIEWERS_FLOOR_PID=$(cat "$KC_VAR/run/bench-viewers-floor.pid")
 	export VIEWERS_FLOOR_PID

@@ -16,7 +16,8 @@ static enum log_level	 log_lvl = LOG_INFO;
 static const char	*log_path;	/* borrowed from argv; NULL = stderr */
 static int		 log_fd = 2;
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+const char *const log_level_names[] = { "error", "warn", "notice", "info",
+    "debug", NULL };
 
 void
 log_init(const char *prog, enum log_level level, const char *path)
@@ -50,8 +51,8 @@ log_parse_level(const char *s, enum log_level *out)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
-		if (strcmp(s, level_names[i]) == 0) {
+	for (i = 0; log_level_names[i] != NULL; i++) {
+		if (strcmp(s, log_level_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return 0;
 		}
@@ -133,7 +134,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s %s[%d]: ",
-	    (long)(tv.tv_usec / 1000), level_names[level], log_prog, (int)getpid());
+	    (long)(tv.tv_usec / 1000), log_level_names[level], log_prog, (int)getpid());
 	if (r > 0)
 		n += (size_t)r;
 	va_start(ap, fmt);

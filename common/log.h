@@ -5,7 +5,12 @@
 #define KC_LOG_H
 #include <stddef.h>
 
-enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* notice: a normal event an operator should still see (pushd's quiet-key
+ * warning: likely a mistake in the app, not in the daemon). */
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
+
+/* Each level's name, indexed by enum log_level, NULL-terminated. */
+extern const char *const log_level_names[];
 
 void	log_init(const char *prog, enum log_level level, const char *path);
 int	log_reopen(void);
@@ -26,6 +31,7 @@ size_t	log_fold(char *dst, size_t size, const char *src, size_t n);
 
 #define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
+#define log_notice(...)	log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)	do { if (log_enabled(LOG_DEBUG)) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,6 +27,7 @@
 
 #include "app.h"
 #include "arena.h"
+#include "flags.h"
 #include "log.h"
 #include "session.h"
 #include "xmalloc.h"
@@ -70,40 +70,67 @@ struct worker {
 	long		backoff_ms;
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
+/* What the flags set; see the table below for each one's meaning. */
+static struct {
+	const char	*listen, *db, *templates, *log_file;
+	unsigned long	 workers, idle_ms, stmt_ms, lock_ms;
+	unsigned long	 fail_name, fail_addr, fail_window_s;
+	int		 level;
+} o;
+
+static const struct flag rows[] = {
+FLAG_ROW("listen", "unix:PATH|HOST:PORT", FLAG_STRING, 0, 0, NULL, &o.listen,
+    "listen here instead of on fd 0; a unix\n"
+    "socket is mode 0660, a live one at PATH is refused"),
+FLAG_ROW("workers", "N", FLAG_UINT, 1, WORKERS_MAX, "16", &o.workers,
+    "worker processes (default {}); each serves one\n"
+    "FastCGI connection at a time, so keep N above pushd's\n"
+    "--app-conns plus the web server's upstream keepalive"),
+FLAG_ROW("idle-timeout", "MS", FLAG_MS, 1, 3600000, "5000", &o.idle_ms,
+    "close a connection that sends nothing for MS ms,\n"
+    "kept-alive between requests or inside one, so its\n"
+    "worker returns to accept (default {})"),
+FLAG_ROW("db", "CONNINFO", FLAG_STRING, 0, 0, "", &o.db,
+    "libpq connection string (default: PG* variables)"),
+FLAG_ROW("statement-timeout", "MS", FLAG_MS, 0, INT_MAX, "10000", &o.stmt_ms,
+    "PostgreSQL statement_timeout of the workers'\n"
+    "sessions, 0 for none (default {})"),
+FLAG_ROW("lock-timeout", "MS", FLAG_MS, 0, INT_MAX, "3000", &o.lock_ms,
+    "PostgreSQL lock_timeout: a request waiting longer for\n"
+    "a lock (a migration's) gets 503 (default {})"),
+FLAG_ROW("signin-failures", "N", FLAG_UINT, 1, 1000000, "5", &o.fail_name,
+    "failed sign-ins per account within the window\n"
+    "before sign-in answers 429 (default {})"),
+FLAG_ROW("signin-failures-per-addr", "N", FLAG_UINT, 1, 1000000, "20",
+    &o.fail_addr, "failed sign-ins per client address\n"
+    "(REMOTE_ADDR) within the window (default {})"),
+FLAG_ROW("signin-window", "S", FLAG_UINT, 1, 86400, "300", &o.fail_window_s,
+    "the window of the two limits above, in seconds\n"
+    "(default {})"),
+FLAG_ROW("templates", "DIR", FLAG_STRING, 0, 0, KC_DATADIR "/templates",
+    &o.templates, "template directory (default {})"),
+{ .name = "log-level", .arg = "LEVEL", .kind = FLAG_ENUM, .def = "info",
+  .dst = &o.level, .choices = log_level_names,
+  .help = "error, warn, info (default) or debug" },
+FLAG_ROW("log-file", "PATH", FLAG_STRING, 0, 0, NULL, &o.log_file,
+    "append logs here instead of stderr (SIGHUP reopens)"),
+FLAG_ROW("version", NULL, FLAG_VERSION, 0, 0, NULL, NULL,
+    "print the version and exit"),
+FLAG_ROW("help", NULL, FLAG_HELP, 0, 0, NULL, NULL,
+    "print this help and exit"),
+};
+
+static const struct flags_prog prog = {
+	.name = "keycast-fcgi",
+	.version = PACKAGE_VERSION,
+	.head =
 "usage: keycast-fcgi [options]\n"
 "Serves the keycast pages over FastCGI. Without --listen, fd 0 must be a\n"
 "listening socket (spawn-fcgi, systemd socket activation, lighttpd).\n"
-"\n"
-"  --listen unix:PATH|HOST:PORT  listen here instead of on fd 0; a unix\n"
-"                       socket is mode 0660, a live one at PATH is refused\n"
-"  --workers N          worker processes (default 16); each serves one\n"
-"                       FastCGI connection at a time, so keep N above pushd's\n"
-"                       --app-conns plus the web server's upstream keepalive\n"
-"  --idle-timeout MS    close a connection that sends nothing for MS ms,\n"
-"                       kept-alive between requests or inside one, so its\n"
-"                       worker returns to accept (default 5000)\n"
-"  --db CONNINFO        libpq connection string (default: PG* variables)\n"
-"  --statement-timeout MS  PostgreSQL statement_timeout of the workers'\n"
-"                       sessions, 0 for none (default 10000)\n"
-"  --lock-timeout MS    PostgreSQL lock_timeout: a request waiting longer for\n"
-"                       a lock (a migration's) gets 503 (default 3000)\n"
-"  --signin-failures N  failed sign-ins per account within the window\n"
-"                       before sign-in answers 429 (default 5)\n"
-"  --signin-failures-per-addr N  failed sign-ins per client address\n"
-"                       (REMOTE_ADDR) within the window (default 20)\n"
-"  --signin-window S    the window of the two limits above, in seconds\n"
-"                       (default 300)\n"
-"  --templates DIR      template directory (default %s/templates)\n"
-"  --log-level LEVEL    error, warn, info (default) or debug\n"
-"  --log-file PATH      append logs here instead of stderr (SIGHUP reopens)\n"
-"  --version            print the version and exit\n"
-"  --help               print this help and exit\n",
-	    KC_DATADIR);
-}
+"\n",
+	.rows = rows,
+	.nrows = sizeof(rows) / sizeof(rows[0]),
+};
 
 /* The unix socket at path, mode 0660 (the web server reaches it through
  * the group). A path where a live socket listens is refused, so a second
@@ -630,39 +657,6 @@ supervise(const struct pool *pl)
 	return 0;
 }
 
-/* A duration flag in milliseconds, 0..max; -1 (after a message) if not. */
-static int
-parse_ms(const char *flag, const char *arg, int min, int max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "keycast-fcgi: --%s must be %d..%d (milliseconds)\n",
-		    flag, min, max);
-		return -1;
-	}
-	return (int)v;
-}
-
-/* A count flag, 1..max; -1 (after a message) if not. */
-static int
-parse_count(const char *flag, const char *arg, int max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > max) {
-		fprintf(stderr, "keycast-fcgi: --%s must be 1..%d\n", flag, max);
-		return -1;
-	}
-	return (int)v;
-}
-
 /* The listening socket from --listen or fd 0, made non-blocking: workers
  * wait for it in epoll and must not block in accept once another worker
  * took the connection. */
@@ -695,116 +689,39 @@ listener(const char *listen_spec)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "idle-timeout", required_argument, NULL, 'I' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "statement-timeout", required_argument, NULL, 'S' },
-		{ "lock-timeout", required_argument, NULL, 'K' },
-		{ "templates", required_argument, NULL, 't' },
-		{ "signin-failures", required_argument, NULL, 'n' },
-		{ "signin-failures-per-addr", required_argument, NULL, 'a' },
-		{ "signin-window", required_argument, NULL, 'W' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "log-file", required_argument, NULL, 'F' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *listen_spec = NULL, *conninfo = "", *log_file = NULL;
-	const char *tpl_dir = KC_DATADIR "/templates";
-	enum log_level level = LOG_INFO;
 	struct app app;
 	char err[512];
-	int c, nworkers = 16, idle_ms = 5000, stmt_ms = 10000, lock_ms = 3000;
-	int fail_name = -1, fail_addr = -1, fail_window = -1;
 	struct pool pl;
 	struct stat bound;
+	const char *listen_spec;
 	int rc;
-	char *end;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l': listen_spec = optarg; break;
-		case 'w':
-			nworkers = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || nworkers < 1 || nworkers > WORKERS_MAX) {
-				fprintf(stderr, "keycast-fcgi: --workers must be 1..%d\n",
-				    WORKERS_MAX);
-				return 2;
-			}
-			break;
-		case 'I':
-			if ((idle_ms = parse_ms("idle-timeout", optarg, 1, 3600000)) < 0)
-				return 2;
-			break;
-		case 'S':
-			if ((stmt_ms = parse_ms("statement-timeout", optarg, 0,
-			    INT_MAX)) < 0)
-				return 2;
-			break;
-		case 'K':
-			if ((lock_ms = parse_ms("lock-timeout", optarg, 0,
-			    INT_MAX)) < 0)
-				return 2;
-			break;
-		case 'n':
-			if ((fail_name = parse_count("signin-failures", optarg,
-			    1000000)) < 0)
-				return 2;
-			break;
-		case 'a':
-			if ((fail_addr = parse_count("signin-failures-per-addr",
-			    optarg, 1000000)) < 0)
-				return 2;
-			break;
-		case 'W':
-			if ((fail_window = parse_count("signin-window", optarg,
-			    86400)) < 0)
-				return 2;
-			break;
-		case 'd': conninfo = optarg; break;
-		case 't': tpl_dir = optarg; break;
-		case 'L':
-			if (log_parse_level(optarg, &level) != 0) {
-				fprintf(stderr, "keycast-fcgi: unknown --log-level %s\n",
-				    optarg);
-				return 2;
-			}
-			break;
-		case 'F': log_file = optarg; break;
-		case 'V': printf("keycast-fcgi %s\n", PACKAGE_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "keycast-fcgi: unexpected argument %s\n", argv[optind]);
-		usage(stderr);
+	switch (flags_parse(&prog, argc, argv)) {
+	case FLAGS_EXIT:
+		return 0;
+	case FLAGS_BAD:
 		return 2;
 	}
-	log_init("keycast-fcgi", level, log_file);
-	if (app_init(&app, tpl_dir, conninfo, err, sizeof(err)) != 0) {
+	listen_spec = o.listen;
+	log_init("keycast-fcgi", (enum log_level)o.level, o.log_file);
+	if (app_init(&app, o.templates, o.db, err, sizeof(err)) != 0) {
 		log_error("cannot start: %s", err);
 		return 1;
 	}
-	db_set_timeouts(app.db, stmt_ms, lock_ms);
-	if (fail_name > 0)
-		app.fail_per_name = fail_name;
-	if (fail_addr > 0)
-		app.fail_per_addr = fail_addr;
-	if (fail_window > 0)
-		app.fail_window_s = fail_window;
+	db_set_timeouts(app.db, (int)o.stmt_ms, (int)o.lock_ms);
+	app.fail_per_name = (int)o.fail_name;
+	app.fail_per_addr = (int)o.fail_addr;
+	app.fail_window_s = (int)o.fail_window_s;
 	if (FCGX_Init() != 0) {
 		log_error("cannot initialise libfcgi");
 		return 1;
 	}
 	pl.app = &app;
-	pl.nworkers = nworkers;
-	pl.idle_ms = idle_ms;
+	pl.nworkers = (int)o.workers;
+	pl.idle_ms = (int)o.idle_ms;
 	/* A request in hand may wait for its bytes and then its statement. */
-	pl.stop_ms = (long)idle_ms + (stmt_ms > 0 ? stmt_ms : 30000) + STOP_MARGIN_MS;
+	pl.stop_ms = (long)o.idle_ms + (o.stmt_ms > 0 ? (long)o.stmt_ms : 30000) +
+	    STOP_MARGIN_MS;
 	pl.listen_fd = listener(listen_spec);
 	if (pl.listen_fd < 0)
 		return 1;
@@ -813,7 +730,7 @@ main(int argc, char **argv)
 	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
 		stat(listen_spec + 5, &bound);
 	log_info("listening on %s with %d workers, templates from %s",
-	    listen_spec != NULL ? listen_spec : "fd 0", nworkers, tpl_dir);
+	    listen_spec != NULL ? listen_spec : "fd 0", pl.nworkers, o.templates);
 	rc = supervise(&pl);
 	if (listen_spec != NULL && strncmp(listen_spec, "unix:", 5) == 0)
 		unlink_if_ours(listen_spec + 5, &bound);

@@ -44,6 +44,7 @@ struct hub_key {
 	struct hub_url	*urls;		/* hash by url "\0" view */
 	struct hub_path	*paths;		/* hash by url */
 	unsigned	 nurls;		/* paths */
+	struct hub_key_stats st;
 	size_t		 len;
 	char		 key[];
 };
@@ -68,6 +69,7 @@ struct hub_url {
 	void			*slot;
 	char			*host;
 	struct hub_path		*path;
+	struct hub_url_stats	 st;
 	size_t			 len;		/* url, NUL and view */
 	char			 url[];		/* url "\0" view "\0" */
 };
@@ -332,6 +334,7 @@ hub_join(struct hub *h, struct hub_member *m, const char *key, size_t klen,
 			k->hub = h;
 			k->len = klen;
 			memcpy(k->key, key, klen);
+			k->st.since_ms = h->ops->now_ms(h->arg);
 			HASH_ADD_KEYPTR(hh, h->keys, k->key, k->len, k);
 		}
 		if (p == NULL) {
@@ -413,6 +416,8 @@ hub_notify(struct hub *h, const char *key, size_t klen)
 	HASH_FIND(hh, h->keys, key, klen, k);
 	if (k == NULL)
 		return;
+	k->st.notifies++;
+	k->st.last_notify_ms = h->ops->now_ms(h->arg);
 	/* ops->render never calls back into the hub, so k and its urls
 	 * stay put while we walk them. */
 	HASH_ITER(hh, k->urls, u, tmp) {
@@ -544,6 +549,10 @@ hub_render_done(struct hub_url *u, int status, const char *body, size_t len)
 	char reason[32];
 
 	set_state(u, R_IDLE);
+	u->st.renders++;
+	u->st.failures += v != HUB_SEND;
+	u->st.last_status = status;
+	u->st.last_ms = h->ops->now_ms(h->arg);
 	if (v == HUB_SEND)
 		metrics.renders_ok++;
 	else
@@ -645,4 +654,61 @@ unsigned long
 hub_views(const struct hub *h)
 {
 	return h->nviews;
+}
+
+int
+hub_has_key(const struct hub *h, const char *key, size_t klen)
+{
+	struct hub_key *k;
+
+	HASH_FIND(hh, h->keys, key, klen, k);
+	return k != NULL;
+}
+
+struct hub_key *
+hub_key_first(const struct hub *h)
+{
+	return h->keys;
+}
+
+struct hub_key *
+hub_key_next(const struct hub_key *k)
+{
+	return k->hh.next;
+}
+
+const char *
+hub_key_name(const struct hub_key *k)
+{
+	return k->key;
+}
+
+struct hub_key_stats *
+hub_key_stats(struct hub_key *k)
+{
+	return &k->st;
+}
+
+struct hub_url *
+hub_key_urls(const struct hub_key *k)
+{
+	return k->urls;
+}
+
+struct hub_url *
+hub_url_next(const struct hub_url *u)
+{
+	return u->hh.next;
+}
+
+unsigned long
+hub_url_members(const struct hub_url *u)
+{
+	return u->nmembers;
+}
+
+const struct hub_url_stats *
+hub_url_stats(const struct hub_url *u)
+{
+	return &u->st;
 }

@@ -122,4 +122,32 @@ unsigned long	 hub_keys(const struct hub *h);
 /* Groups (key, url, view) with members: each costs a render per notify. */
 unsigned long	 hub_views(const struct hub *h);
 
+/* What the hub saw, for the key diagnostics (keys.h). Times are now_ms. */
+struct hub_key_stats {
+	int64_t		since_ms;	/* the key's first client joined */
+	uint64_t	notifies;	/* since then */
+	int64_t		last_notify_ms;	/* valid when notifies > 0 */
+	int		quiet_warned;	/* keys.c logged it as quiet */
+};
+struct hub_url_stats {
+	uint64_t	renders;	/* answered or failed, not cancelled */
+	uint64_t	failures;	/* all but HUB_SEND */
+	int		last_status;	/* as hub_render_done got it; valid
+					   when renders > 0 */
+	int64_t		last_ms;	/* when it ended */
+};
+struct hub_key;
+/* 1 when key has members. */
+int		 hub_has_key(const struct hub *h, const char *key, size_t klen);
+/* Walks keys, and a key's (url, view) groups, in no order; nothing may
+ * join, leave or notify during the walk. NULL ends it. */
+struct hub_key	*hub_key_first(const struct hub *h);
+struct hub_key	*hub_key_next(const struct hub_key *k);
+const char	*hub_key_name(const struct hub_key *k);
+struct hub_key_stats *hub_key_stats(struct hub_key *k);
+struct hub_url	*hub_key_urls(const struct hub_key *k);
+struct hub_url	*hub_url_next(const struct hub_url *u);
+unsigned long	 hub_url_members(const struct hub_url *u);
+const struct hub_url_stats *hub_url_stats(const struct hub_url *u);
+
 #endif

@@ -1,10 +1,10 @@
-/* keycast-pushd: flags, start-up, and the wiring between the modules:
- * LISTEN notifies -> hub -> render client -> hub -> server broadcast. One
- * libevent loop; signals arrive as events. */
+/* keycast-pushd: flags (one table, common/flags.h), start-up, and the
+ * wiring between the modules: LISTEN notifies -> hub -> render client ->
+ * hub -> server broadcast. One libevent loop; signals arrive as events.
+ * main is parse -> start -> dispatch -> stop. */
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,8 +17,10 @@
 #include "buf.h"
 #include "check.h"
 #include "clock.h"
+#include "flags.h"
 #include "handshake.h"
 #include "hub.h"
+#include "keys.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
@@ -26,6 +28,7 @@
 #include "render.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "snap.h"
 #include "text.h"
 #include "viewers.h"
 #include "xmalloc.h"
@@ -37,6 +40,7 @@ struct pushd {
 	struct event_base	*base;
 	struct evdns_base	*dns;		/* names in --db and --app */
 	struct hub		*hub;
+	struct keys		*keys;		/* what /debug/keys shows */
 	struct rnd		*rnd;
 	struct vw		*vw;
 	struct pgl		*pgl;
@@ -44,6 +48,12 @@ struct pushd {
 	struct sdn		*sdn;		/* NULL unless under systemd */
 	int			 draining;
 	struct event		*deadline;
+	struct event		*sigs[3];	/* TERM, INT, HUP */
+	struct srv_config	 cfg;		/* borrowed by srv */
+	struct snap_config	 snap;		/* borrowed by srv and hub */
+	struct peers		*peers;
+	unsigned long		 nofile, cap;	/* open-files limit, its
+						   share for sockets */
 };
 
 /* Per-url state of the glue, in hub_url_slot. */
@@ -196,6 +206,7 @@ on_notify(void *arg, const char *payload, size_t len)
 	}
 	log_debug("notify %s", payload);
 	hub_notify(pd->hub, payload, len);
+	keys_notified(pd->keys, payload, len, clock_ms());
 }
 
 static void
@@ -269,6 +280,8 @@ hook_metrics(void *arg, struct buf *out)
 		.clients = srv_clients(pd->srv),
 		.keys = hub_keys(pd->hub),
 		.views = hub_views(pd->hub),
+		.keys_never_notified = keys_never_notified(pd->keys),
+		.keys_unheld = keys_unheld(pd->keys),
 		.tags = vw_tags(pd->vw),
 		.authorizing = srv_authorizing(pd->srv),
 		.output_bytes = srv_output_bytes(pd->srv),
@@ -276,6 +289,14 @@ hook_metrics(void *arg, struct buf *out)
 	};
 
 	metrics_write(out, &g);
+}
+
+static void
+hook_debug_keys(void *arg, struct buf *out)
+{
+	struct pushd *pd = arg;
+
+	keys_report(pd->keys, clock_ms(), out);
 }
 
 static void
@@ -290,6 +311,7 @@ hook_drained(void *arg)
 static const struct srv_hooks srv_hooks = {
 	.healthy = hook_healthy,
 	.metrics = hook_metrics,
+	.debug_keys = hook_debug_keys,
 	.drained = hook_drained,
 };
 
@@ -342,126 +364,191 @@ on_libevent_log(int severity, const char *msg)
 		log_msg(level, "libevent: %s", msg);
 }
 
-static void
-usage(FILE *f)
+/* What the flags set; see the table below for each one's meaning. */
+struct pushd_opts {
+	const char		*listen, *app, *db, *channel, *revoke_channel;
+	const char		*host, *log_file;
+	struct flag_list	 forward, allow, trust;
+	unsigned long		 app_conns, wire_ms, queue_ms, db_retry_ms;
+	unsigned long		 max_views, reauth_ms, max_clients, max_urls;
+	unsigned long		 ping_ms, send_timeout_ms, frame_timeout_ms;
+	unsigned long		 max_output, max_per_addr, quiet_key_warn;
+	unsigned long		 max_roots, max_resyncs, diff_units, diff_edits;
+	unsigned long		 deflate_level, deflate_min, deflate_max;
+	int			 expose, level, diff, deflate;
+	struct check_opts	 check;
+};
+
+static const char *
+check_cookie_name(const char *v)
 {
-	fprintf(f,
+	return v[0] == '\0' || strpbrk(v, "=; \t,") != NULL ?
+	    "takes a cookie name" : NULL;
+}
+
+static struct pushd_opts o;
+
+static const struct flag rows[] = {
+FLAG_ROW("listen", "HOST:PORT|unix:PATH", FLAG_STRING, 1, 0, "127.0.0.1:8081",
+    &o.listen, "where browsers (via the web server) connect\n"
+    "(default {}); serves GET\n"
+    "/__realtime?key=K&url=U, /healthz and /metrics"),
+FLAG_ROW("app", "unix:PATH|HOST:PORT", FLAG_STRING, 1, 0,
+    "unix:/run/keycast/fcgi.sock", &o.app, "keycast-fcgi's FastCGI address\n"
+    "(default {}); a HOST name\n"
+    "is looked up again, off the loop, on every connect"),
+FLAG_ROW("app-conns", "N", FLAG_UINT, 1, 256, "4", &o.app_conns,
+    "FastCGI connections kept open to the app (default {});\n"
+    "each pins one app worker, so keep the app's workers\n"
+    "above this plus the web server's keepalive; at most\n"
+    "this many renders run at once, the others wait"),
+FLAG_ROW("render-timeout", "MS", FLAG_MS, 1, 600000, "5000", &o.wire_ms,
+    "a render sent to the app fails without an answer\n"
+    "within this (default {}); its connection waits as\n"
+    "long again for the late answer before it is closed"),
+FLAG_ROW("render-queue-timeout", "MS", FLAG_MS, 1, 600000, "5000",
+    &o.queue_ms, "a render waiting for a free app connection\n"
+    "fails after this (default {})"),
+FLAG_ROW("db", "CONNINFO", FLAG_STRING, 0, 0, "", &o.db,
+    "libpq connection string for LISTEN (default: libpq\n"
+    "defaults and PG* variables); a host name is looked\n"
+    "up off the loop before every attempt"),
+FLAG_ROW("db-retry-max", "MS", FLAG_MS, 100, 60000, "250", &o.db_retry_ms,
+    "while PostgreSQL is down, retry LISTEN at least this\n"
+    "often, jittered (default {}, minimum 100)"),
+FLAG_ROW("channel", "NAME", FLAG_STRING, 1, 63, "keycast", &o.channel,
+    "NOTIFY channel (default {})"),
+FLAG_ROW("revoke-channel", "NAME", FLAG_STRING, 1, 63, "keycast_revoke",
+    &o.revoke_channel, "channel of revokes, payload one tag: the clients\n"
+    "holding it are authorized again (default\n"
+    "{})"),
+{ .name = "forward-cookie", .arg = "NAME", .kind = FLAG_LIST,
+  .def = "kc_session", .dst = &o.forward, .check = check_cookie_name,
+  .help = "a cookie the authorize request carries\n"
+    "(repeatable; default {}); renders never\n"
+    "carry one" },
+FLAG_ROW("max-views-per-url", "N", FLAG_UINT, 1, 4096, "16", &o.max_views,
+    "view classes of one (key, url); a client in one\n"
+    "more is closed 4400 (default {})"),
+FLAG_ROW("reauth-interval", "SEC", FLAG_SEC, 0, 86400, "600", &o.reauth_ms,
+    "authorize every client again this often, jittered\n"
+    "by 10%, besides revokes (default {}; 0: never)"),
+FLAG_ROW("allow-origin", "ORIGIN", FLAG_LIST, 0, 0, NULL, &o.allow,
+    "also accept this Origin (repeatable); by default\n"
+    "the Origin must be X-Forwarded-Proto (or http)://Host"),
+FLAG_ROW("host", "HOST", FLAG_STRING, 0, 0, NULL, &o.host,
+    "HTTP_HOST of render requests (default: the Host the\n"
+    "first client of each url sent)"),
+FLAG_ROW("max-clients", "N", FLAG_UINT, 1, ULONG_MAX, NULL, &o.max_clients,
+    "WebSocket clients before upgrades get 503 (default:\n"
+    "the open-files limit minus a reserve)"),
+FLAG_ROW("max-urls-per-key", "N", FLAG_UINT, 1, 100000, "32", &o.max_urls,
+    "distinct urls under one key; more close 4400\n"
+    "(default {})"),
+FLAG_ROW("max-roots", "N", FLAG_UINT, 1, HS_ROOTS_MAX, "8", &o.max_roots,
+    "(key, url) pairs one v2 client subscribes, 1..64;\n"
+    "more close 4400 (default {})"),
+FLAG_ROW("max-resyncs", "N", FLAG_UINT, 1, 1000, "30", &o.max_resyncs,
+    "resyncs a v2 client may send a minute, 1..1000;\n"
+    "more close 1008 (default {})"),
+FLAG_ROW("diff", NULL, FLAG_BOOL, 1, 0, "1", &o.diff,
+    "send v2 clients that hold the previous fragment a\n"
+    "diff instead of the whole fragment (default on)"),
+FLAG_ROW("no-diff", NULL, FLAG_BOOL, 0, 0, NULL, &o.diff,
+    "send every client whole fragments"),
+FLAG_ROW("diff-max-units", "N", FLAG_UINT, 16, 1000000, "20000",
+    &o.diff_units, "fragments of more units (lines, tags) get no diff,\n"
+    "16..1000000 (default {})"),
+FLAG_ROW("diff-max-edits", "N", FLAG_UINT, 1, 100000, "1000", &o.diff_edits,
+    "diffs needing more edits are not made, 1..100000\n"
+    "(default {})"),
+FLAG_ROW("deflate", NULL, FLAG_BOOL, 1, 0, "1", &o.deflate,
+    "accept permessage-deflate offers (default on)"),
+FLAG_ROW("no-deflate", NULL, FLAG_BOOL, 0, 0, NULL, &o.deflate,
+    "decline them: every frame goes uncompressed"),
+FLAG_ROW("deflate-level", "N", FLAG_UINT, 1, 9, "6", &o.deflate_level,
+    "zlib level for frames, compressed once each, 1..9\n"
+    "(default {})"),
+FLAG_ROW("deflate-min", "BYTES", FLAG_UINT, 0, 1 << 20, "256",
+    &o.deflate_min, "smaller frames go uncompressed, 0..1048576\n"
+    "(default {})"),
+FLAG_ROW("deflate-max", "BYTES", FLAG_UINT, 0, 16 << 20, "4194304",
+    &o.deflate_max, "larger frames go uncompressed, 0..16777216\n"
+    "(default {})"),
+FLAG_ROW("ping-interval", "SEC", FLAG_SEC, 1, 3600, "25", &o.ping_ms,
+    "heartbeat period: a ping and an empty text frame\n"
+    "(which scripts can see); a client silent for two\n"
+    "is closed (default {})"),
+FLAG_ROW("send-timeout", "SEC", FLAG_SEC, 1, 3600, "30", &o.send_timeout_ms,
+    "a frame must be written within this once the\n"
+    "client's socket is full, else close 1008 (default {})"),
+FLAG_ROW("frame-timeout", "SEC", FLAG_SEC, 1, 3600, "10",
+    &o.frame_timeout_ms, "a client must finish a frame it began within this,\n"
+    "else close 1008 (default {})"),
+FLAG_ROW("max-output", "MIB", FLAG_MIB, 1, 1 << 20, "256", &o.max_output,
+    "output queued for all clients, in MiB; past it the\n"
+    "clients blocked longest are shed (default {})"),
+FLAG_ROW("max-conns-per-addr", "N", FLAG_UINT, 1, ULONG_MAX, "64",
+    &o.max_per_addr, "WebSocket clients per client address; more get\n"
+    "503 (default {})"),
+FLAG_ROW("trust-proxy", "ADDR", FLAG_LIST, 0, 0, "127.0.0.1 ::1", &o.trust,
+    "take the client address from X-Forwarded-For (last\n"
+    "element) or X-Real-IP when the peer is ADDR\n"
+    "(repeatable; default 127.0.0.1 and ::1)"),
+FLAG_ROW("expose-metrics", NULL, FLAG_BOOL, 1, 0, NULL, &o.expose,
+    "serve /healthz and /metrics to any peer, not only\n"
+    "loopback and unix-socket ones"),
+FLAG_ROW("quiet-key-warn", "SEC", FLAG_UINT, 0, 86400 * 7, "600",
+    &o.quiet_key_warn, "log once at notice a key that had clients this long\n"
+    "without a notify while a similar key (case, a\n"
+    "trailing /, a query string) was notified with no\n"
+    "client (default {}; 0: never); GET /debug/keys\n"
+    "(loopback only) lists both sides"),
+{ .name = "log-level", .arg = "LEVEL", .kind = FLAG_ENUM, .def = NULL,
+  .dst = &o.level, .choices = log_level_names,
+  .help = "error, warn, notice, info (default) or debug" },
+FLAG_ROW("log-file", "PATH", FLAG_STRING, 1, 0, NULL, &o.log_file,
+    "append logs here instead of stderr (SIGHUP reopens)"),
+FLAG_ROW("check", "URL", FLAG_STRING, 1, 0, NULL, &o.check.url,
+    "check once, instead of running, each link a push of\n"
+    "URL takes: the database (--db), a LISTEN/NOTIFY\n"
+    "round trip on --channel, the app (--app) rendering\n"
+    "URL as a fragment, and with --via the web server's\n"
+    "/__realtime; prints ok/FAILED per link and exits 0\n"
+    "only when all work. With --via, or URL as\n"
+    "http://HOST:PORT/PATH, it also lists the page's\n"
+    "realtime roots (key, url) and asks the pushd at\n"
+    "--listen (GET /debug/keys) whether a notify named\n"
+    "each key recently, or only a similar key"),
+FLAG_ROW("via", "http://HOST:PORT", FLAG_STRING, 1, 0, NULL, &o.check.via,
+    "with --check: open /__realtime?key=KEY&url=URL\n"
+    "there and expect the fragment as the first frame;\n"
+    "GET URL there for its realtime roots"),
+FLAG_ROW("key", "KEY", FLAG_STRING, 0, 0, NULL, &o.check.key,
+    "with --check: the key to subscribe (default: URL)"),
+FLAG_ROW("version", NULL, FLAG_VERSION, 0, 0, NULL, NULL,
+    "print the version and exit"),
+FLAG_ROW("help", NULL, FLAG_HELP, 0, 0, NULL, NULL,
+    "print this help and exit"),
+};
+
+static const struct flags_prog prog = {
+	.name = "keycast-pushd",
+	.version = PACKAGE_VERSION,
+	.head =
 "usage: keycast-pushd [options]\n"
 "       keycast-pushd --check URL [--via http://HOST:PORT] [--key KEY] [options]\n"
 "Holds the WebSocket clients of keycast pages. On NOTIFY of a key it asks\n"
 "the FastCGI app for each of the key's urls once and sends the fragment to\n"
 "every client of that (key, url). Under systemd (Type=notify) it reports\n"
 "READY=1 once LISTEN is up, and pings the watchdog.\n"
+"\n",
+	.tail =
 "\n"
-"  --listen HOST:PORT|unix:PATH  where browsers (via the web server) connect\n"
-"                       (default 127.0.0.1:8081); serves GET\n"
-"                       /__realtime?key=K&url=U, /healthz and /metrics\n"
-"  --app unix:PATH|HOST:PORT  keycast-fcgi's FastCGI address\n"
-"                       (default unix:/run/keycast/fcgi.sock); a HOST name\n"
-"                       is looked up again, off the loop, on every connect\n"
-"  --app-conns N        FastCGI connections kept open to the app (default 4);\n"
-"                       each pins one app worker, so keep the app's workers\n"
-"                       above this plus the web server's keepalive; at most\n"
-"                       this many renders run at once, the others wait\n"
-"  --render-timeout MS  a render sent to the app fails without an answer\n"
-"                       within this (default 5000); its connection waits as\n"
-"                       long again for the late answer before it is closed\n"
-"  --render-queue-timeout MS  a render waiting for a free app connection\n"
-"                       fails after this (default 5000)\n"
-"  --db CONNINFO        libpq connection string for LISTEN (default: libpq\n"
-"                       defaults and PG* variables); a host name is looked\n"
-"                       up off the loop before every attempt\n"
-"  --db-retry-max MS    while PostgreSQL is down, retry LISTEN at least this\n"
-"                       often, jittered (default 250, minimum 100)\n"
-"  --channel NAME       NOTIFY channel (default keycast)\n"
-"  --revoke-channel NAME  channel of revokes, payload one tag: the clients\n"
-"                       holding it are authorized again (default\n"
-"                       keycast_revoke)\n"
-"  --forward-cookie NAME  a cookie the authorize request carries\n"
-"                       (repeatable; default kc_session); renders never\n"
-"                       carry one\n"
-"  --max-views-per-url N  view classes of one (key, url); a client in one\n"
-"                       more is closed 4400 (default 16)\n"
-"  --reauth-interval SEC  authorize every client again this often, jittered\n"
-"                       by 10%%, besides revokes (default 600; 0: never)\n"
-"  --allow-origin ORIGIN  also accept this Origin (repeatable); by default\n"
-"                       the Origin must be X-Forwarded-Proto (or http)://Host\n"
-"  --host HOST          HTTP_HOST of render requests (default: the Host the\n"
-"                       first client of each url sent)\n"
-"  --max-clients N      WebSocket clients before upgrades get 503 (default:\n"
-"                       the open-files limit minus a reserve)\n"
-"  --max-urls-per-key N distinct urls under one key; more close 4400\n"
-"                       (default 32)\n"
-"  --max-roots N        (key, url) pairs one v2 client subscribes, 1..64;\n"
-"                       more close 4400 (default 8)\n"
-"  --max-resyncs N      resyncs a v2 client may send a minute, 1..1000;\n"
-"                       more close 1008 (default 30)\n"
-"  --diff               send v2 clients that hold the previous fragment a\n"
-"                       diff instead of the whole fragment (default on)\n"
-"  --no-diff            send every client whole fragments\n"
-"  --diff-max-units N   fragments of more units (lines, tags) get no diff,\n"
-"                       16..1000000 (default 20000)\n"
-"  --diff-max-edits N   diffs needing more edits are not made, 1..100000\n"
-"                       (default 1000)\n"
-"  --deflate            accept permessage-deflate offers (default on)\n"
-"  --no-deflate         decline them: every frame goes uncompressed\n"
-"  --deflate-level N    zlib level for frames, compressed once each, 1..9\n"
-"                       (default 6)\n"
-"  --deflate-min BYTES  smaller frames go uncompressed, 0..1048576\n"
-"                       (default 256)\n"
-"  --deflate-max BYTES  larger frames go uncompressed, 0..16777216\n"
-"                       (default 4194304)\n"
-"  --ping-interval SEC  heartbeat period: a ping and an empty text frame\n"
-"                       (which scripts can see); a client silent for two\n"
-"                       is closed (default 25)\n"
-"  --send-timeout SEC   a frame must be written within this once the\n"
-"                       client's socket is full, else close 1008 (default 30)\n"
-"  --frame-timeout SEC  a client must finish a frame it began within this,\n"
-"                       else close 1008 (default 10)\n"
-"  --max-output MIB     output queued for all clients, in MiB; past it the\n"
-"                       clients blocked longest are shed (default 256)\n"
-"  --max-conns-per-addr N  WebSocket clients per client address; more get\n"
-"                       503 (default 64)\n"
-"  --trust-proxy ADDR   take the client address from X-Forwarded-For (last\n"
-"                       element) or X-Real-IP when the peer is ADDR\n"
-"                       (repeatable; default 127.0.0.1 and ::1)\n"
-"  --expose-metrics     serve /healthz and /metrics to any peer, not only\n"
-"                       loopback and unix-socket ones\n"
-"  --log-level LEVEL    error, warn, info (default) or debug\n"
-"  --log-file PATH      append logs here instead of stderr (SIGHUP reopens)\n"
-"  --check URL          check once, instead of running, each link a push of\n"
-"                       URL takes: the database (--db), a LISTEN/NOTIFY\n"
-"                       round trip on --channel, the app (--app) rendering\n"
-"                       URL as a fragment, and with --via the web server's\n"
-"                       /__realtime; prints ok/FAILED per link and exits 0\n"
-"                       only when all work\n"
-"  --via http://HOST:PORT  with --check: open /__realtime?key=KEY&url=URL\n"
-"                       there and expect the fragment as the first frame\n"
-"  --key KEY            with --check: the key to subscribe (default: URL)\n"
-"  --version            print the version and exit\n"
-"  --help               print this help and exit\n"
-"\n"
-"SIGTERM or SIGINT closes every client with 1001 and exits within 5 s.\n");
-}
-
-static int
-parse_ulong(const char *flag, const char *s, unsigned long min,
-    unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min ||
-	    v > max) {
-		fprintf(stderr, "keycast-pushd: %s must be a number in %lu..%lu\n",
-		    flag, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
+"SIGTERM or SIGINT closes every client with 1001 and exits within 5 s.\n",
+	.rows = rows,
+	.nrows = sizeof(rows) / sizeof(rows[0]),
+};
 
 /* Raises the soft open-files limit to the hard one; returns the limit. */
 static unsigned long
@@ -483,410 +570,208 @@ raise_nofile(void)
 	return rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX : (unsigned long)rl.rlim_cur;
 }
 
-enum {
-	OPT_LISTEN = 256, OPT_APP, OPT_APP_CONNS, OPT_DB, OPT_CHANNEL,
-	OPT_ALLOW_ORIGIN, OPT_HOST, OPT_MAX_CLIENTS, OPT_MAX_URLS,
-	OPT_PING, OPT_EXPOSE, OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_CHECK, OPT_VIA,
-	OPT_KEY, OPT_VERSION, OPT_HELP, OPT_RENDER_TIMEOUT, OPT_QUEUE_TIMEOUT,
-	OPT_DB_RETRY, OPT_SEND_TIMEOUT, OPT_FRAME_TIMEOUT, OPT_MAX_OUTPUT,
-	OPT_PER_ADDR, OPT_TRUST_PROXY, OPT_REVOKE_CHANNEL, OPT_FORWARD_COOKIE,
-	OPT_MAX_VIEWS, OPT_REAUTH,
-	OPT_MAX_ROOTS, OPT_MAX_RESYNCS, OPT_DIFF, OPT_NO_DIFF,
-	OPT_DIFF_MAX_UNITS, OPT_DIFF_MAX_EDITS, OPT_DEFLATE, OPT_NO_DEFLATE,
-	OPT_DEFLATE_LEVEL, OPT_DEFLATE_MIN, OPT_DEFLATE_MAX,
-};
+/* Parses argv into o. Returns FLAGS_RUN, FLAGS_EXIT or FLAGS_BAD. */
+static int
+parse(int argc, char **argv)
+{
+	int rc;
 
-static const struct option options[] = {
-	{ "listen", required_argument, NULL, OPT_LISTEN },
-	{ "app", required_argument, NULL, OPT_APP },
-	{ "app-conns", required_argument, NULL, OPT_APP_CONNS },
-	{ "render-timeout", required_argument, NULL, OPT_RENDER_TIMEOUT },
-	{ "render-queue-timeout", required_argument, NULL, OPT_QUEUE_TIMEOUT },
-	{ "db-retry-max", required_argument, NULL, OPT_DB_RETRY },
-	{ "db", required_argument, NULL, OPT_DB },
-	{ "channel", required_argument, NULL, OPT_CHANNEL },
-	{ "revoke-channel", required_argument, NULL, OPT_REVOKE_CHANNEL },
-	{ "forward-cookie", required_argument, NULL, OPT_FORWARD_COOKIE },
-	{ "max-views-per-url", required_argument, NULL, OPT_MAX_VIEWS },
-	{ "reauth-interval", required_argument, NULL, OPT_REAUTH },
-	{ "allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN },
-	{ "host", required_argument, NULL, OPT_HOST },
-	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-	{ "max-urls-per-key", required_argument, NULL, OPT_MAX_URLS },
-	{ "max-roots", required_argument, NULL, OPT_MAX_ROOTS },
-	{ "max-resyncs", required_argument, NULL, OPT_MAX_RESYNCS },
-	{ "diff", no_argument, NULL, OPT_DIFF },
-	{ "no-diff", no_argument, NULL, OPT_NO_DIFF },
-	{ "diff-max-units", required_argument, NULL, OPT_DIFF_MAX_UNITS },
-	{ "diff-max-edits", required_argument, NULL, OPT_DIFF_MAX_EDITS },
-	{ "deflate", no_argument, NULL, OPT_DEFLATE },
-	{ "no-deflate", no_argument, NULL, OPT_NO_DEFLATE },
-	{ "deflate-level", required_argument, NULL, OPT_DEFLATE_LEVEL },
-	{ "deflate-min", required_argument, NULL, OPT_DEFLATE_MIN },
-	{ "deflate-max", required_argument, NULL, OPT_DEFLATE_MAX },
-	{ "ping-interval", required_argument, NULL, OPT_PING },
-	{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
-	{ "frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT },
-	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
-	{ "max-conns-per-addr", required_argument, NULL, OPT_PER_ADDR },
-	{ "trust-proxy", required_argument, NULL, OPT_TRUST_PROXY },
-	{ "expose-metrics", no_argument, NULL, OPT_EXPOSE },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
-	{ "check", required_argument, NULL, OPT_CHECK },
-	{ "via", required_argument, NULL, OPT_VIA },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ NULL, 0, NULL, 0 },
-};
+	o.level = -1;
+	if ((rc = flags_parse(&prog, argc, argv)) != FLAGS_RUN)
+		return rc;
+	if (o.check.url == NULL && (o.check.via != NULL || o.check.key != NULL)) {
+		fprintf(stderr, "keycast-pushd: --via and --key go with "
+		    "--check URL\n");
+		return FLAGS_BAD;
+	}
+	return FLAGS_RUN;
+}
+
+/* --check URL: runs instead of the daemon. */
+static int
+run_check(void)
+{
+	/* The results are the output; the render client's own warnings
+	 * would only repeat them. */
+	log_init("keycast-pushd", o.level >= 0 ? (enum log_level)o.level :
+	    LOG_ERROR, o.log_file);
+	o.check.db = o.db;
+	o.check.channel = o.channel;
+	o.check.app = o.app;
+	o.check.host = o.host;
+	o.check.pushd = o.listen;
+	return check_run(&o.check, stdout, stderr);
+}
+
+/* The server's configuration from o; the peers with the trusted proxies.
+ * Returns 0, or 2 after a message on stderr. */
+static int
+configure(struct pushd *pd)
+{
+	struct srv_config *cfg = &pd->cfg;
+
+	cfg->listen = o.listen;
+	cfg->allow_origin = (char *const *)o.allow.v;
+	cfg->nallow = o.allow.n;
+	cfg->forward_cookie = (char *const *)o.forward.v;
+	cfg->nforward = o.forward.n;
+	cfg->host = o.host;
+	cfg->expose = o.expose;
+	cfg->ping_ms = (unsigned)o.ping_ms;
+	cfg->send_timeout_ms = (unsigned)o.send_timeout_ms;
+	cfg->frame_timeout_ms = (unsigned)o.frame_timeout_ms;
+	cfg->max_output = o.max_output;
+	cfg->max_per_addr = o.max_per_addr;
+	cfg->max_roots = (unsigned)o.max_roots;
+	cfg->max_resyncs = o.max_resyncs;
+	pd->snap.diff = o.diff;
+	pd->snap.lim.max_units = o.diff_units;
+	pd->snap.lim.max_edits = (unsigned)o.diff_edits;
+	pd->snap.deflate = o.deflate;
+	pd->snap.deflate_level = (int)o.deflate_level;
+	pd->snap.deflate_min = o.deflate_min;
+	pd->snap.deflate_max = o.deflate_max;
+	cfg->snap = &pd->snap;
+	pd->peers = peers_new();
+	for (size_t i = 0; i < o.trust.n; i++) {
+		if (peers_trust(pd->peers, o.trust.v[i]) != 0) {
+			fprintf(stderr, "keycast-pushd: --trust-proxy takes an "
+			    "IPv4 or IPv6 address, not %s\n", o.trust.v[i]);
+			return 2;
+		}
+	}
+	cfg->peers = pd->peers;
+	pd->nofile = raise_nofile();
+	pd->cap = pd->nofile > FD_RESERVE + o.app_conns ?
+	    pd->nofile - FD_RESERVE - o.app_conns : 1;
+	cfg->max_conns = pd->cap;
+	/* Room for heads and refusals above the clients themselves. */
+	cfg->max_clients = pd->cap > 128 ? pd->cap - 64 : pd->cap;
+	if (o.max_clients != 0 && o.max_clients < cfg->max_clients)
+		cfg->max_clients = o.max_clients;
+	return 0;
+}
+
+/* Builds every module and opens the listener. Returns 0, or 1 after
+ * logging why (pushd_stop frees what was built). */
+static int
+start(struct pushd *pd)
+{
+	char err[512];
+
+	if ((pd->base = event_base_new()) == NULL) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	/* Host names in --db and --app are looked up with this, off the
+	 * loop, again on every reconnect. */
+	if ((pd->dns = evdns_base_new(pd->base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {
+		log_error("cannot set up the DNS resolver (/etc/resolv.conf)");
+		return 1;
+	}
+	pd->hub = hub_new(&hub_ops, pd, (unsigned)o.max_urls);
+	hub_set_max_inflight(pd->hub, (unsigned)o.app_conns);
+	hub_set_max_views(pd->hub, (unsigned)o.max_views);
+	hub_set_snap_config(pd->hub, &pd->snap);
+	pd->keys = keys_new(pd->base, pd->hub, (unsigned)o.quiet_key_warn);
+	if ((pd->rnd = rnd_new(pd->base, o.app, &(struct rnd_opts){
+	    .conns = (unsigned)o.app_conns, .wire_ms = (unsigned)o.wire_ms,
+	    .queue_ms = (unsigned)o.queue_ms, .dns = pd->dns }, err,
+	    sizeof(err))) == NULL) {
+		log_error("--app %s", err);
+		return 1;
+	}
+	/* Authorizations share the app's connections with renders; each
+	 * side keeps at most --app-conns requests out. */
+	pd->vw = vw_new(pd->base, pd->rnd, &(struct vw_opts){
+	    .max_inflight = (unsigned)o.app_conns,
+	    .reauth_ms = (unsigned)o.reauth_ms }, &vw_ops, pd);
+	pd->cfg.vw = pd->vw;
+	if ((pd->srv = srv_new(pd->base, pd->hub, &pd->cfg, &srv_hooks, pd,
+	    err, sizeof(err))) == NULL) {
+		log_error("--listen %s", err);
+		return 1;
+	}
+	pd->pgl = pgl_new(pd->base, o.db, o.channel, &(struct pgl_opts){
+	    .retry_max_ms = (unsigned)o.db_retry_ms, .dns = pd->dns,
+	    .revoke_channel = o.revoke_channel }, &pgl_cb, pd);
+	pd->sdn = sdn_new(pd->base, pd->srv, pd->pgl);
+	pd->sigs[0] = evsignal_new(pd->base, SIGTERM, on_stop_signal, pd);
+	pd->sigs[1] = evsignal_new(pd->base, SIGINT, on_stop_signal, pd);
+	pd->sigs[2] = evsignal_new(pd->base, SIGHUP, on_hup, pd);
+	for (int i = 0; i < 3; i++)
+		event_add(pd->sigs[i], NULL);
+	return 0;
+}
+
+/* Runs the loop until a stop signal has drained the clients. */
+static int
+dispatch(struct pushd *pd)
+{
+	log_info("keycast-pushd %s listening on %s; app %s (%lu conns); "
+	    "LISTEN %s; open files %lu, max clients %lu", PACKAGE_VERSION,
+	    o.listen, o.app, o.app_conns, o.channel, pd->nofile,
+	    pd->cfg.max_clients);
+	if (event_base_dispatch(pd->base) != 0) {
+		log_error("event loop failed");
+		return 1;
+	}
+	return 0;
+}
+
+/* Frees whatever start built, in reverse. */
+static void
+stop(struct pushd *pd)
+{
+	for (int i = 0; i < 3; i++)
+		if (pd->sigs[i] != NULL)
+			event_free(pd->sigs[i]);
+	if (pd->deadline != NULL)
+		event_free(pd->deadline);
+	sdn_free(pd->sdn);
+	srv_free(pd->srv);
+	vw_free(pd->vw);
+	pgl_free(pd->pgl);
+	keys_free(pd->keys);
+	hub_free(pd->hub);
+	rnd_free(pd->rnd);
+	if (pd->dns != NULL)
+		evdns_base_free(pd->dns, 0);
+	if (pd->base != NULL)
+		event_base_free(pd->base);
+	peers_free(pd->peers);
+}
 
 int
 main(int argc, char **argv)
 {
 	struct pushd pd;
-	struct srv_config cfg;
-	struct check_opts check;
-	const char *app = "unix:/run/keycast/fcgi.sock", *db = "";
-	const char *channel = "keycast", *log_file = NULL;
-	const char *revoke_channel = "keycast_revoke";
-	char **forward = NULL;
-	size_t nforward = 0;
-	unsigned long max_views = 16, reauth = 600;
-	unsigned long max_roots = 8, max_resyncs = 30;
-	unsigned long diff_units = DIFF_UNITS_MAX_DEFAULT;
-	unsigned long diff_edits = DIFF_EDITS_MAX_DEFAULT;
-	unsigned long deflate_level = 6, deflate_min = 256;
-	unsigned long deflate_max = 4UL << 20;
-	struct snap_config snapcfg = { .diff = 1, .deflate = 1 };
-	char **allow = NULL;
-	unsigned long app_conns = 4, max_clients = 0, max_urls = 32, ping = 25;
-	unsigned long wire_ms = RND_WIRE_MS, queue_ms = RND_QUEUE_MS;
-	unsigned long db_retry_ms = 250;
-	unsigned long send_timeout = 30, frame_timeout = 10, max_output = 256;
-	char **trust = NULL;
-	size_t ntrust = 0;
-	struct peers *peers = NULL;
-	unsigned long nofile, cap;
-	enum log_level level = LOG_INFO;
-	int level_set = 0;
-	struct event *sigs[3] = { NULL, NULL, NULL };
-	char err[512];
-	int opt, rc = 1;
+	int rc;
 
 	memset(&pd, 0, sizeof(pd));
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&check, 0, sizeof(check));
-	cfg.listen = "127.0.0.1:8081";
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		switch (opt) {
-		case OPT_LISTEN: cfg.listen = optarg; break;
-		case OPT_APP: app = optarg; break;
-		case OPT_APP_CONNS:
-			if (parse_ulong("--app-conns", optarg, 1, 256, &app_conns))
-				return 2;
-			break;
-		case OPT_RENDER_TIMEOUT:
-			if (parse_ulong("--render-timeout", optarg, 1, 600000,
-			    &wire_ms))
-				return 2;
-			break;
-		case OPT_QUEUE_TIMEOUT:
-			if (parse_ulong("--render-queue-timeout", optarg, 1,
-			    600000, &queue_ms))
-				return 2;
-			break;
-		case OPT_DB_RETRY:
-			if (parse_ulong("--db-retry-max", optarg, 100, 60000,
-			    &db_retry_ms))
-				return 2;
-			break;
-		case OPT_DB: db = optarg; break;
-		case OPT_CHANNEL:
-			if (optarg[0] == '\0' || strlen(optarg) > 63) {
-				fprintf(stderr, "keycast-pushd: --channel must "
-				    "be 1..63 bytes\n");
-				return 2;
-			}
-			channel = optarg;
-			break;
-		case OPT_REVOKE_CHANNEL:
-			if (optarg[0] == '\0' || strlen(optarg) > 63) {
-				fprintf(stderr, "keycast-pushd: "
-				    "--revoke-channel must be 1..63 bytes\n");
-				return 2;
-			}
-			revoke_channel = optarg;
-			break;
-		case OPT_FORWARD_COOKIE:
-			if (optarg[0] == '\0' || strpbrk(optarg, "=; \t,") !=
-			    NULL) {
-				fprintf(stderr, "keycast-pushd: "
-				    "--forward-cookie takes a cookie name\n");
-				return 2;
-			}
-			forward = xrealloc(forward, (nforward + 1) *
-			    sizeof(*forward));
-			forward[nforward++] = optarg;
-			break;
-		case OPT_MAX_VIEWS:
-			if (parse_ulong("--max-views-per-url", optarg, 1, 4096,
-			    &max_views))
-				return 2;
-			break;
-		case OPT_REAUTH:
-			if (parse_ulong("--reauth-interval", optarg, 0, 86400,
-			    &reauth))
-				return 2;
-			break;
-		case OPT_ALLOW_ORIGIN:
-			allow = xrealloc(allow, (cfg.nallow + 1) * sizeof(*allow));
-			allow[cfg.nallow++] = optarg;
-			break;
-		case OPT_HOST: cfg.host = optarg; break;
-		case OPT_MAX_CLIENTS:
-			if (parse_ulong("--max-clients", optarg, 1, ULONG_MAX,
-			    &max_clients))
-				return 2;
-			break;
-		case OPT_MAX_URLS:
-			if (parse_ulong("--max-urls-per-key", optarg, 1, 100000,
-			    &max_urls))
-				return 2;
-			break;
-		case OPT_PING:
-			if (parse_ulong("--ping-interval", optarg, 1, 3600, &ping))
-				return 2;
-			break;
-		case OPT_MAX_ROOTS:
-			if (parse_ulong("--max-roots", optarg, 1, HS_ROOTS_MAX,
-			    &max_roots))
-				return 2;
-			break;
-		case OPT_MAX_RESYNCS:
-			if (parse_ulong("--max-resyncs", optarg, 1, 1000,
-			    &max_resyncs))
-				return 2;
-			break;
-		case OPT_DIFF: snapcfg.diff = 1; break;
-		case OPT_NO_DIFF: snapcfg.diff = 0; break;
-		case OPT_DIFF_MAX_UNITS:
-			if (parse_ulong("--diff-max-units", optarg, 16, 1000000,
-			    &diff_units))
-				return 2;
-			break;
-		case OPT_DIFF_MAX_EDITS:
-			if (parse_ulong("--diff-max-edits", optarg, 1, 100000,
-			    &diff_edits))
-				return 2;
-			break;
-		case OPT_DEFLATE: snapcfg.deflate = 1; break;
-		case OPT_NO_DEFLATE: snapcfg.deflate = 0; break;
-		case OPT_DEFLATE_LEVEL:
-			if (parse_ulong("--deflate-level", optarg, 1, 9,
-			    &deflate_level))
-				return 2;
-			break;
-		case OPT_DEFLATE_MIN:
-			if (parse_ulong("--deflate-min", optarg, 0, 1 << 20,
-			    &deflate_min))
-				return 2;
-			break;
-		case OPT_DEFLATE_MAX:
-			if (parse_ulong("--deflate-max", optarg, 0, 16 << 20,
-			    &deflate_max))
-				return 2;
-			break;
-		case OPT_SEND_TIMEOUT:
-			if (parse_ulong("--send-timeout", optarg, 1, 3600,
-			    &send_timeout))
-				return 2;
-			break;
-		case OPT_FRAME_TIMEOUT:
-			if (parse_ulong("--frame-timeout", optarg, 1, 3600,
-			    &frame_timeout))
-				return 2;
-			break;
-		case OPT_MAX_OUTPUT:
-			if (parse_ulong("--max-output", optarg, 1, 1 << 20,
-			    &max_output))
-				return 2;
-			break;
-		case OPT_PER_ADDR:
-			if (parse_ulong("--max-conns-per-addr", optarg, 1,
-			    ULONG_MAX, &cfg.max_per_addr))
-				return 2;
-			break;
-		case OPT_TRUST_PROXY:
-			trust = xrealloc(trust, (ntrust + 1) * sizeof(*trust));
-			trust[ntrust++] = optarg;
-			break;
-		case OPT_EXPOSE: cfg.expose = 1; break;
-		case OPT_LOG_LEVEL:
-			if (log_parse_level(optarg, &level) != 0) {
-				fprintf(stderr, "keycast-pushd: unknown "
-				    "--log-level %s\n", optarg);
-				return 2;
-			}
-			level_set = 1;
-			break;
-		case OPT_LOG_FILE: log_file = optarg; break;
-		case OPT_CHECK: check.url = optarg; break;
-		case OPT_VIA: check.via = optarg; break;
-		case OPT_KEY: check.key = optarg; break;
-		case OPT_VERSION:
-			printf("keycast-pushd %s\n", PACKAGE_VERSION);
-			return 0;
-		case OPT_HELP:
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "keycast-pushd: unexpected argument %s\n",
-		    argv[optind]);
-		return 2;
-	}
-	if (check.url == NULL && (check.via != NULL || check.key != NULL)) {
-		fprintf(stderr, "keycast-pushd: --via and --key go with "
-		    "--check URL\n");
-		return 2;
+	switch (parse(argc, argv)) {
+	case FLAGS_EXIT:
+		rc = 0;
+		goto done;
+	case FLAGS_BAD:
+		rc = 2;
+		goto done;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (check.url != NULL) {
-		/* The results are the output; the render client's own
-		 * warnings would only repeat them. */
-		log_init("keycast-pushd", level_set ? level : LOG_ERROR,
-		    log_file);
-		check.db = db;
-		check.channel = channel;
-		check.app = app;
-		check.host = cfg.host;
-		free(trust);
-		free(allow);
-		free(forward);
-		return check_run(&check, stdout, stderr);
+	if (o.check.url != NULL) {
+		rc = run_check();
+		goto done;
 	}
-	cfg.allow_origin = allow;
-	if (nforward == 0) {
-		forward = xmalloc(sizeof(*forward));
-		forward[nforward++] = "kc_session";
-	}
-	cfg.forward_cookie = forward;
-	cfg.nforward = nforward;
-	cfg.ping_ms = (unsigned)ping * 1000;
-	cfg.send_timeout_ms = (unsigned)send_timeout * 1000;
-	cfg.frame_timeout_ms = (unsigned)frame_timeout * 1000;
-	cfg.max_output = (size_t)max_output << 20;
-	if (cfg.max_per_addr == 0)
-		cfg.max_per_addr = 64;
-	cfg.max_roots = (unsigned)max_roots;
-	cfg.max_resyncs = max_resyncs;
-	snapcfg.lim.max_units = diff_units;
-	snapcfg.lim.max_edits = (unsigned)diff_edits;
-	snapcfg.deflate_level = (int)deflate_level;
-	snapcfg.deflate_min = deflate_min;
-	snapcfg.deflate_max = deflate_max;
-	cfg.snap = &snapcfg;
-	peers = peers_new();
-	/* By default the usual proxy: a web server on this host. */
-	if (ntrust == 0) {
-		peers_trust(peers, "127.0.0.1");
-		peers_trust(peers, "::1");
-	}
-	for (size_t i = 0; i < ntrust; i++) {
-		if (peers_trust(peers, trust[i]) != 0) {
-			fprintf(stderr, "keycast-pushd: --trust-proxy takes an "
-			    "IPv4 or IPv6 address, not %s\n", trust[i]);
-			rc = 2;
-			goto done;
-		}
-	}
-	cfg.peers = peers;
-	log_init("keycast-pushd", level, log_file);
+	log_init("keycast-pushd", o.level >= 0 ? (enum log_level)o.level :
+	    LOG_INFO, o.log_file);
+	if ((rc = configure(&pd)) != 0)
+		goto done;
 	event_set_log_callback(on_libevent_log);
-
-	nofile = raise_nofile();
-	cap = nofile > FD_RESERVE + app_conns ? nofile - FD_RESERVE - app_conns : 1;
-	cfg.max_conns = cap;
-	/* Room for heads and refusals above the clients themselves. */
-	cfg.max_clients = cap > 128 ? cap - 64 : cap;
-	if (max_clients != 0 && max_clients < cfg.max_clients)
-		cfg.max_clients = max_clients;
-
-	if ((pd.base = event_base_new()) == NULL) {
-		log_error("cannot create the event loop");
-		goto done;
-	}
-	/* Host names in --db and --app are looked up with this, off the
-	 * loop, again on every reconnect. */
-	if ((pd.dns = evdns_base_new(pd.base,
-	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {
-		log_error("cannot set up the DNS resolver (/etc/resolv.conf)");
-		goto done;
-	}
-	pd.hub = hub_new(&hub_ops, &pd, (unsigned)max_urls);
-	hub_set_max_inflight(pd.hub, (unsigned)app_conns);
-	hub_set_max_views(pd.hub, (unsigned)max_views);
-	hub_set_snap_config(pd.hub, &snapcfg);
-	if ((pd.rnd = rnd_new(pd.base, app, &(struct rnd_opts){
-	    .conns = (unsigned)app_conns, .wire_ms = (unsigned)wire_ms,
-	    .queue_ms = (unsigned)queue_ms, .dns = pd.dns }, err,
-	    sizeof(err))) == NULL) {
-		log_error("--app %s", err);
-		goto done;
-	}
-	/* Authorizations share the app's connections with renders; each
-	 * side keeps at most --app-conns requests out. */
-	pd.vw = vw_new(pd.base, pd.rnd, &(struct vw_opts){
-	    .max_inflight = (unsigned)app_conns,
-	    .reauth_ms = (unsigned)reauth * 1000 }, &vw_ops, &pd);
-	cfg.vw = pd.vw;
-	if ((pd.srv = srv_new(pd.base, pd.hub, &cfg, &srv_hooks, &pd, err,
-	    sizeof(err))) == NULL) {
-		log_error("--listen %s", err);
-		goto done;
-	}
-	pd.pgl = pgl_new(pd.base, db, channel, &(struct pgl_opts){
-	    .retry_max_ms = (unsigned)db_retry_ms, .dns = pd.dns,
-	    .revoke_channel = revoke_channel }, &pgl_cb,
-	    &pd);
-	pd.sdn = sdn_new(pd.base, pd.srv, pd.pgl);
-	sigs[0] = evsignal_new(pd.base, SIGTERM, on_stop_signal, &pd);
-	sigs[1] = evsignal_new(pd.base, SIGINT, on_stop_signal, &pd);
-	sigs[2] = evsignal_new(pd.base, SIGHUP, on_hup, &pd);
-	for (int i = 0; i < 3; i++)
-		event_add(sigs[i], NULL);
-	log_info("keycast-pushd %s listening on %s; app %s (%lu conns); "
-	    "LISTEN %s; open files %lu, max clients %lu", PACKAGE_VERSION,
-	    cfg.listen, app, app_conns, channel, nofile, cfg.max_clients);
-
-	if (event_base_dispatch(pd.base) != 0)
-		log_error("event loop failed");
-	else
-		rc = 0;
+	if ((rc = start(&pd)) == 0)
+		rc = dispatch(&pd);
 done:
-	for (int i = 0; i < 3; i++)
-		if (sigs[i] != NULL)
-			event_free(sigs[i]);
-	if (pd.deadline != NULL)
-		event_free(pd.deadline);
-	sdn_free(pd.sdn);
-	srv_free(pd.srv);
-	vw_free(pd.vw);
-	pgl_free(pd.pgl);
-	hub_free(pd.hub);
-	rnd_free(pd.rnd);
-	if (pd.dns != NULL)
-		evdns_base_free(pd.dns, 0);
-	if (pd.base != NULL)
-		event_base_free(pd.base);
-	peers_free(peers);
-	free(trust);
-	free(allow);
-	free(forward);
+	stop(&pd);
+	flags_free(&prog);
 	return rc;
 }

@@ -73,6 +73,12 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 	gauge(out, "keycast_views",
 	    "Groups (key, url, view class): each renders once per notify.",
 	    g->views);
+	gauge(out, "keycast_keys_never_notified",
+	    "Keys with clients and no notify since their first client joined "
+	    "(a key mismatch? see /debug/keys).", g->keys_never_notified);
+	gauge(out, "keycast_keys_unheld",
+	    "Keys notified while no client held them (the most recent 256).",
+	    g->keys_unheld);
 	gauge(out, "keycast_tags", "Distinct revocation tags of clients.",
 	    g->tags);
 	gauge(out, "keycast_authorizing",
@@ -144,6 +150,9 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 	counter(out, "keycast_view_limit_closes_total",
 	    "Clients closed with 4400: the url had --max-views-per-url views.",
 	    m->view_limit_closes);
+	counter(out, "keycast_quiet_key_warnings_total",
+	    "Keys logged at notice: quiet for --quiet-key-warn while a similar "
+	    "key was notified.", m->quiet_key_warnings);
 	counter(out, "keycast_roots_refused_total",
 	    "Upgrades closed with 4400: more (key, url) pairs than --max-roots.",
 	    m->roots_refused);

@@ -42,6 +42,7 @@ struct metrics {
 						   a revoke asked for */
 	uint64_t	view_limit_closes;	/* closed 4400: the url has
 						   --max-views-per-url views */
+	uint64_t	quiet_key_warnings;	/* --quiet-key-warn notices */
 	uint64_t	roots_refused;		/* upgrades closed 4400: more
 						   than --max-roots pairs */
 	uint64_t	resyncs;		/* resyncs served */
@@ -57,6 +58,9 @@ struct metrics_gauges {
 	unsigned long	clients;
 	unsigned long	keys;
 	unsigned long	views;		/* (key, url, view) groups */
+	unsigned long	keys_never_notified;	/* with clients, no notify
+						   since the first joined */
+	unsigned long	keys_unheld;	/* notified, no client (keys.h) */
 	unsigned long	tags;		/* distinct tags of clients */
 	unsigned long	authorizing;	/* upgrades awaiting the app */
 	unsigned long	output_bytes;

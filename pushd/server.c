@@ -844,6 +844,28 @@ plain_get(struct conn *c, const struct hs_parser *p, enum hs_route r)
 	}
 }
 
+/* GET /debug/keys: key names tell what pages are open, so loopback clients
+ * only, --expose-metrics or not. */
+static void
+debug_keys(struct conn *c, const struct hs_parser *p)
+{
+	struct buf b;
+	int head = strcmp(p->method, "HEAD") == 0;
+
+	if (!client_is_local(c, p)) {
+		http_error(c, 404, "not found");
+		return;
+	}
+	if (!head && strcmp(p->method, "GET") != 0) {
+		http_error(c, 405, "method not allowed");
+		return;
+	}
+	buf_init(&b);
+	c->s->hooks->debug_keys(c->s->arg, &b);
+	http_reply(c, 200, "application/json", NULL, b.data, b.len, head);
+	buf_cleanup(&b);
+}
+
 /* Counts c against its client address's limit. Returns -1 when that
  * address already has --max-conns-per-addr clients. */
 static int
@@ -1157,6 +1179,10 @@ head_input(struct conn *c, const char *data, size_t n)
 
 		if (r == HS_REALTIME)
 			upgrade(c, p, data + used, n - used);
+		else if (r == HS_NOT_FOUND && (strcmp(p->target,
+		    "/debug/keys") == 0 || strncmp(p->target, "/debug/keys?",
+		    12) == 0))
+			debug_keys(c, p);
 		else if (r == HS_NOT_FOUND)
 			http_error(c, 404, "not found");
 		else

@@ -1,5 +1,5 @@
 /* The listener and its connections: HTTP heads, WebSocket upgrades into the
- * hub, /healthz and /metrics, heartbeats, bounded output per client with
+ * hub, /healthz, /metrics and /debug/keys, heartbeats, bounded output per client with
  * conflation and a cap on all clients' output, timeouts, per-address
  * limits, and the drain on shutdown. A broadcast frame is written straight
  * to each socket whose output is empty (one send(2) per client); only what
@@ -59,6 +59,8 @@ struct srv_config {
 struct srv_hooks {
 	int	(*healthy)(void *arg);
 	void	(*metrics)(void *arg, struct buf *out);
+	/* The JSON of GET /debug/keys (loopback clients only). */
+	void	(*debug_keys)(void *arg, struct buf *out);
 	/* After srv_shutdown, once the last connection is gone. */
 	void	(*drained)(void *arg);
 };

@@ -1,5 +1,6 @@
-// Tables for bench/scaleout.sh from scaleclient's JSON lines (one per
-// round) and the client distribution lines the script records.
+// Tables for bench/scaleout.sh from the load client's JSON lines (--mode
+// scale, one per round) and the client distribution lines the script
+// records.
 //   node bench/scaleout/report.mjs RESULTS.jsonl DIST.jsonl
 import { readFileSync, existsSync } from 'node:fs';
 

@@ -7,4 +7,5 @@
 	X(counter) \
 	X(chat) \
 	X(accounts) \
+	X(poll) \
 	/* end of the list */

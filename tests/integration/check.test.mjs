@@ -2,7 +2,9 @@
 // stack every link is ok and the exit status is 0; then each link is broken
 // in turn (database, LISTEN/NOTIFY round trip, render, WebSocket through the
 // web server) and that link must be FAILED, the ones depending on it
-// skipped, and the exit status non-zero.
+// skipped, and the exit status non-zero. With --via it also lists the
+// page's realtime roots and what pushd's /debug/keys says of their keys
+// (tests/integration/check-keys.test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,13 +17,13 @@ const APP = `unix:${kc.KC_FCGI_SOCKET}`;
 const LINKS = ['database', 'LISTEN/NOTIFY', 'render', 'websocket'];
 
 // Runs --check; resolves {code, stdout, stderr, links: {name: {state, text}}}.
-function check(url, flags = [], { db = kc.KC_CONNINFO, app = APP } = {}) {
-	const args = url === null ? flags : ['--check', url, '--db', db, '--app', app, ...flags];
+function check(url, flags = [], { db = kc.KC_CONNINFO, app = APP, listen = `127.0.0.1:${env.pushdPort}` } = {}) {
+	const args = url === null ? flags : ['--check', url, '--db', db, '--app', app, '--listen', listen, ...flags];
 	return new Promise((resolve) => {
 		execFile(BIN, args, { timeout: 30000, encoding: 'utf8' }, (err, stdout, stderr) => {
 			const links = {};
 			for (const line of stdout.split('\n')) {
-				const m = /^(ok|FAILED|skipped) +([^:]+): (.*)$/.exec(line);
+				const m = /^(ok|FAILED|skipped|note) +([^:]+): (.*)$/.exec(line);
 				if (m) links[m[2]] = { state: m[1], text: m[3] };
 			}
 			resolve({ code: err ? err.code : 0, stdout, stderr, links });
@@ -38,8 +40,8 @@ function expectLinks(r, states, { code, failed } = {}) {
 	for (const [name, re] of Object.entries(failed ?? {}))
 		assert.match(r.links[name].text, re, `${name}: ${show}`);
 	assert.equal(r.code, code ?? (Object.values(states).every((s) => s === 'ok' || s === undefined) ? 0 : 1), show);
-	assert.equal(r.stdout.trim().split('\n').length, Object.values(states).filter(Boolean).length,
-		`one line per link: ${show}`);
+	assert.equal(r.stdout.trim().split('\n').filter((l) => LINKS.includes(/^\S+ +([^:]+):/.exec(l)?.[1])).length,
+		Object.values(states).filter(Boolean).length, `one line per link: ${show}`);
 }
 
 const allOk = { database: 'ok', 'LISTEN/NOTIFY': 'ok', render: 'ok', websocket: 'ok' };
@@ -105,6 +107,10 @@ test('--check: every link ok against the working stack, through nginx, lighttpd 
 	assert.match(r.links.render.text, /rendered \/ \(key global\)/);
 	// A url the app does not let its key have: the websocket link says why.
 	r = await check('/chat/lobby?check=1&x=%2F', ['--key', '/chat/lobby', '--via', `http://127.0.0.1:${env.pushdPort}/`]);
+	assert.equal(r.links.websocket?.state, 'FAILED');
+	assert.match(r.links.websocket.text, /closed it with 4403 .*: url does not belong to key$/);
+	// Through nginx too, which ends the connection right after the close.
+	r = await check('/chat/lobby?check=1&x=%2F', ['--key', '/chat/lobby', '--via', env.httpBase]);
 	assert.equal(r.links.websocket?.state, 'FAILED');
 	assert.match(r.links.websocket.text, /closed it with 4403 .*: url does not belong to key$/);
 

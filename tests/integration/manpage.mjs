@@ -16,17 +16,22 @@ const roffText = (roff) => roff.replace(/\\f[BIRP]/g, '').replace(/\\-/g, '-').r
 export const defaultsOf = (s) => [...s.matchAll(/\(default:? ([^)]*)\)|(\S+) \(default\)/g)]
 	.map((m) => (m[1] ?? m[2]).replace(/\s+/g, ' '));
 
-// { help, man }: Maps from each option ("--name") to its description, and
-// synopsis, the man page's SYNOPSIS as text. Throws when an OPTIONS entry
-// of the man page does not start with a flag.
+// { help, man }: Maps from each option ("--name") to its description;
+// helpArgs, manArgs: from each option to its argument's name ("N",
+// "HOST:PORT|unix:PATH", "" for none; the man page's without spaces or
+// fonts); and synopsis, the man page's SYNOPSIS as text. Throws when an
+// OPTIONS entry of the man page does not start with a flag.
 export function helpAndMan(bin, manPath) {
 	const help = new Map();
+	const helpArgs = new Map();
+	const manArgs = new Map();
 	let cur = null;
 	for (const line of execFileSync(bin, ['--help'], { encoding: 'utf8' }).split('\n')) {
-		const m = /^ {2}(--[a-z-]+)/.exec(line);
+		const m = /^ {2}(--[a-z-]+)(?: (\S+))?/.exec(line);
 		if (m) {
 			cur = m[1];
 			help.set(cur, line);
+			helpArgs.set(cur, m[2] ?? '');
 		} else if (cur && /^ {10,}\S/.test(line)) {
 			help.set(cur, `${help.get(cur)} ${line.trim()}`);
 		} else {
@@ -38,9 +43,11 @@ export function helpAndMan(bin, manPath) {
 	// Each .TP entry of OPTIONS: its first line names the flag.
 	for (const entry of /\n\.SH OPTIONS\n([\s\S]*?)\n\.SH /.exec(page)[1].split(/^\.TP\n/m).slice(1)) {
 		const [first, ...rest] = entry.split('\n');
-		const m = /^\.BI?R?\s+\\-\\-([a-z\\-]+)/.exec(first);
+		const m = /^\.BI?R?\s+\\-\\-([a-z\\-]+)(.*)$/.exec(first);
 		if (!m) throw new Error(`${manPath}: an OPTIONS entry starting ${JSON.stringify(first)} names no flag`);
-		man.set(`--${m[1].replace(/\\-/g, '-')}`, roffText(rest.join('\n')));
+		const flag = `--${m[1].replace(/\\-/g, '-')}`;
+		man.set(flag, roffText(rest.join('\n')));
+		manArgs.set(flag, m[2].replace(/\\f[BIRP]/g, '').replace(/"/g, '').replace(/\s+/g, ''));
 	}
-	return { help, man, synopsis: roffText(/\.SH SYNOPSIS\n([\s\S]*?)\n\.SH /.exec(page)[1]) };
+	return { help, man, helpArgs, manArgs, synopsis: roffText(/\.SH SYNOPSIS\n([\s\S]*?)\n\.SH /.exec(page)[1]) };
 }
