@@ -1,32 +1,49 @@
 /*
  * keycast.js: the browser side of keycast. No build step, no inline script.
+ * keycast.mjs is the same client as an ES module (it imports this file).
  *
- * The layout's realtime root <div data-rt-root data-rt-key="KEY"> is enough:
- * this script opens ws(s)://HOST/__realtime?key=KEY&url=PATH+QUERY and morphs
- * the root to every non-empty text frame it receives (each is the root's
- * complete new inner HTML), keeping focus, caret, selection, typed-but-unsent
- * input and scroll positions. An empty text frame is pushd's heartbeat (one
- * every --ping-interval): like every frame it proves the connection alive,
- * and nothing else happens.
+ * Realtime roots: every <div data-rt-root data-rt-key="KEY"
+ * [data-rt-url="URL"]> of the page shows the fragments of its (key, url)
+ * pair. The main root (the first without data-rt-url) has the page's
+ * path+query as url; another root without data-rt-url has url = its key.
+ * All of them share ONE WebSocket, protocol v2 (docs/protocol.md):
+ *   ws(s)://HOST/__realtime?v=2&key=K1&url=U1&key=K2&url=U2...
+ * Each frame names its root: "F <version> <key> <url>\n<fragment>" (the
+ * root's complete inner HTML) or "D <base> <version> <key> <url>\n<ops>"
+ * (a diff from the fragment of version <base>). A root keeps the fragment
+ * text and version it holds; a diff applies to that text and must give
+ * <version> (FNV-1a of its UTF-8 bytes). A diff that does not (another
+ * base, malformed ops, another result) changes nothing: the client sends
+ * the one data frame it may send, "r", once, and pushd answers with every
+ * root's full fragment. The root is morphed to each new fragment, keeping
+ * focus, caret, selection, typed-but-unsent input and scroll positions.
+ * An empty text frame is pushd's heartbeat (one every --ping-interval):
+ * like every frame it proves the connection alive, and nothing else
+ * happens. A pushd from before v2 ignores v and the pairs after the first,
+ * and sends that one's fragments bare: the client then takes them so.
  *
  * Connection: a handshake that has not completed within the connect timeout
  * is dropped and retried, and so is an open socket that heard nothing for
  * two heartbeats plus a margin (a half-open connection). Retries wait with
  * capped exponential backoff and full jitter. A close with 44xx (bad key or
- * url, forbidden, no such page) is final, but for 4401 (the session ended:
- * signed out, here or in another tab or by the server): the live region
- * says "signed out — sign in again" with a link to the sign-in page, and no
- * reconnect happens until this browser is signed in again. Then the client
- * resumes by itself: every keycast page a signed-in user loads (its <body>
- * carries data-viewer) says so on the BroadcastChannel "keycast", and a tab
- * that comes back into view or focus GETs its page and looks for
- * data-viewer there (the session cookie is HttpOnly: a script cannot read
- * it); signed in as someone else, the page reloads. A close with 1011 (the
- * server or the app failed) is retried at growing, long intervals, and so
- * is a socket that never opened since the page loaded (a browser sees a
- * refused handshake as 1006, like a server that is down); after "give-up"
- * such strikes the client stops. A stop after 1011 or 1006 is not final:
- * the browser coming online or the tab becoming visible tries again.
+ * url, forbidden, no such page) is final for the roots it names (its reason
+ * starts with "KEY: "; no such prefix: all of them); the others are
+ * subscribed again on the next socket, with the usual waits. 4401 (the
+ * session ended: signed out, here or in another tab or by the server)
+ * stops every root, whatever key it names (the session is the page's), but
+ * only until this browser is signed in again: the live regions say
+ * "signed out — sign in again" with a link to the sign-in page.
+ * Then the client resumes by itself: every keycast page a signed-in user
+ * loads (its <body> carries data-viewer) says so on the BroadcastChannel
+ * "keycast", and a tab that comes back into view or focus GETs its page
+ * and looks for data-viewer there (the session cookie is HttpOnly: a
+ * script cannot read it); signed in as someone else, the page reloads. A
+ * close with 1011 (the server or the app failed) is retried at growing,
+ * long intervals, and so is a socket that never opened since the page
+ * loaded (a browser sees a refused handshake as 1006, like a server that
+ * is down); after "give-up" such strikes the client stops. A stop after
+ * 1011 or 1006 is not final: the browser coming online or the tab becoming
+ * visible tries again.
  *
  * Forms: the root's method="post" forms are posted with fetch (header
  * X-Keycast: 1, so the app answers 204): one post per form at a time, the
@@ -43,13 +60,21 @@
  * until the field loses focus, and the server's value replaces it there. A
  * field the server did not change keeps whatever the user typed.
  *
- * Manual wiring: put data-rt-manual on the root (or have no root) and call
- *   window.initRealtimeClient({ key, url, root })
- * A second call returns the client already running (one socket per page)
- * and warns once. client.close() stops it for good.
+ * Manual wiring: put data-rt-manual on a root (or have no data-rt-key) and
+ * call window.initRealtimeClient({ key, url, root }) (or keycast.mjs's,
+ * which returns a Promise): it returns the root's client { key, url, root,
+ * state, ready, close() }. A second call for a running root with the same
+ * key and url returns the same client and warns once (one socket per
+ * page); with another key or url it closes that client and subscribes the
+ * root anew, the page's one socket replaced by one carrying the new set.
+ * client.ready resolves to the client when its first fragment is on the
+ * page, and rejects (Error with .code, .reason) when the server refuses
+ * the root (44xx) or close() comes first. client.close() stops the root
+ * for good.
  *
  * Settings, from the options of initRealtimeClient or else from attributes
- * of the root, read each time they are used (all in seconds but give-up):
+ * of the root (the first root that has one), read each time they are used
+ * (all in seconds but give-up):
  *   heartbeat (data-rt-heartbeat, 25): pushd's --ping-interval; 0: no check
  *   connectTimeout (data-rt-connect-timeout, 10)
  *   longRetry (data-rt-long-retry, 30): the longest wait after 1011 or a
@@ -58,20 +83,26 @@
  *     the first open) before the client stops
  * and signIn (data-rt-signin, "/signin"): where "sign in again" links to.
  *
- * State on the root: data-rt-state="connecting|live|offline"; once the
- * client stopped retrying also data-rt-closed="CODE" (4400, 4403, 4404...,
- * 1011 or 1006). Next to the root, a live region <div class="rt-status"
- * role="status"> says "reconnecting…" when the page has not been live for a
- * moment, "live updates off" once the client stopped, and "signed out —
- * sign in again" (a link) after 4401; it is empty while live. Events on the
- * root: "keycast:update" after each applied frame, "keycast:state" on each
- * state change (detail: { state }).
+ * State on each root: data-rt-state="connecting|live|offline"; once that
+ * root stopped also data-rt-closed="CODE" (4400, 4403, 4404..., 1011 or
+ * 1006). Next to the main root (one per page: a screen reader hears one
+ * voice), a live region <div class="rt-status" role="status"> says
+ * "reconnecting…" when the page has not been live for a moment, "live
+ * updates off" once that root stopped, and "signed out — sign in again" (a
+ * link) after 4401; it is empty while live. Events on the
+ * root: "keycast:update" after each applied fragment (detail: { key, url }),
+ * "keycast:state" on each state change (detail: { state, code } with code
+ * once the root stopped).
  * An element with data-rt-scroll="bottom" starts scrolled to its end and
  * stays at the end while the reader is there (chat logs).
  * DOM morphing: idiomorph (npm), served from static/vendor/ by the build.
  */
 (function () {
 	"use strict";
+
+	/* Loaded twice (the classic script and keycast.mjs): one client. */
+	if (window.keycast)
+		return;
 
 	var BACKOFF_MIN = 250;		/* ms: first retry window */
 	var BACKOFF_MAX = 10000;	/* ms: retry window cap once ever live */
@@ -90,9 +121,6 @@
 	var vendorURL = script && script.src ?
 	    script.src.replace(/keycast\.js(\?.*)?$/, "vendor/idiomorph.min.js") :
 	    "/static/vendor/idiomorph.min.js";
-
-	var client = null;
-	var warnedTwice = false;
 
 	/* ---- the morphing library ---------------------------------------- */
 
@@ -224,31 +252,87 @@
 		} catch (e) { /* not a text control any more */ }
 	}
 
-	/* ---- the client --------------------------------------------------- */
+	/* ---- frames and diffs (docs/protocol.md) -------------------------- */
 
-	function Client(key, url, root, opts) {
+	var HEX8 = /^[0-9a-f]{8}$/;
+	/* The first frame of a v2 socket is always a full one (F). */
+	var V2_FIRST = /^F [0-9a-f]{8} [^ \n]+ [^ \n]+\n/;
+	var utf8 = new TextEncoder();
+
+	/* A fragment's version: FNV-1a 32-bit over its UTF-8 bytes, as 8
+	 * lowercase hex digits. */
+	function fnv1a(s) {
+		var b = utf8.encode(s), h = 0x811c9dc5, i;
+
+		for (i = 0; i < b.length; i++)
+			h = Math.imul(h ^ b[i], 16777619);
+		return ("0000000" + (h >>> 0).toString(16)).slice(-8);
+	}
+
+	/* A fragment's units: each ends just after a '>' or a '\n'. */
+	function units(s) {
+		var u = s.split(/(?<=[>\n])/);
+
+		if (u.length && u[u.length - 1] === "")
+			u.pop();
+		return u;
+	}
+
+	/* Applies a diff's ops (a JSON array: n > 0 copies n units of text,
+	 * -n skips n, a string is inserted) to text. Returns the result, or
+	 * null if the ops are malformed: not such an array, or a cursor that
+	 * runs past the end or does not end exactly at it. */
+	function applyOps(text, json) {
+		var base = units(text), out = [], at = 0, ops, op, n, i;
+
+		try {
+			ops = JSON.parse(json);
+		} catch (e) {
+			return null;
+		}
+		if (!Array.isArray(ops))
+			return null;
+		for (i = 0; i < ops.length; i++) {
+			op = ops[i];
+			if (typeof op === "string") {
+				out.push(op);
+				continue;
+			}
+			if (typeof op !== "number" || !Number.isInteger(op) ||
+			    op === 0)
+				return null;
+			n = Math.abs(op);
+			if (n > base.length - at)
+				return null;
+			if (op > 0)
+				out.push(base.slice(at, at + n).join(""));
+			at += n;
+		}
+		return at === base.length ? out.join("") : null;
+	}
+
+	/* ---- one realtime root ---------------------------------------------- */
+
+	/* A root element showing the fragments of (key, url): the text and
+	 * version it holds (what a diff applies to), its state attributes,
+	 * status badge, forms and fields. Frames come through the page's one
+	 * Conn. ready: settles once (see initRealtimeClient). */
+	function Root(key, url, root, opts) {
+		var self = this;
+
 		this.key = key;
 		this.url = url;
 		this.root = root;
 		this.opts = opts;
 		this.state = null;
-		this.ws = null;
-		this.opened = false;		/* this socket */
-		this.everOpened = false;	/* any socket since the page loaded */
-		this.attempt = 0;
-		this.strikes = 0;		/* 1011s, or closes before any open */
-		this.retryTimer = 0;
-		this.stableTimer = 0;
-		this.connectTimer = 0;
-		this.silenceTimer = 0;
-		this.statusTimer = 0;
 		this.closedCode = 0;
 		this.final = false;		/* closedCode is a 44xx */
-		this.stopped = false;
 		this.ended = false;		/* close() was called */
-		this.checking = false;		/* a session check in flight */
+		this.text = null;		/* the fragment as the server sent it */
+		this.version = null;		/* its FNV-1a */
+		this.awaitingFull = false;	/* resync asked: diffs wait for F */
 		this.morph = undefined;		/* undefined: still loading */
-		this.pending = null;		/* latest frame while loading */
+		this.pending = null;		/* latest fragment while loading */
 		this.lastHTML = null;
 		this.frames = 0;		/* fragments received */
 		this.applying = false;
@@ -256,28 +340,16 @@
 		this.inflight = new Set();	/* formKey of each form posting */
 		this.disabledByUs = new WeakSet();	/* its submit buttons */
 		this.serverWins = new WeakSet();	/* fields to reset on blur */
-		this.status = statusElement(root);
+		/* one live region per page: the main root's */
+		this.status = root === mainRoot() ? statusElement(root) : null;
+		this.statusTimer = 0;
+		this.ready = new Promise(function (resolve, reject) {
+			self.resolveReady = resolve;
+			self.rejectReady = reject;
+		});
+		/* an auto-started root has nobody awaiting it */
+		this.ready.catch(function () {});
 
-		var self = this;
-		this.onOnline = function () { self.retryNow(); };
-		this.onVisible = function () {
-			if (document.visibilityState === "visible")
-				self.retryNow();
-		};
-		this.onFocus = function () { self.checkSession(); };
-		this.onSignedIn = function (e) {
-			if (e.data && e.data.type === "signed-in")
-				self.resume(null, e.data.viewer);
-		};
-		this.channel = signInChannel();
-		this.onPageHide = function (e) {
-			if (e.persisted)
-				self.suspend();
-		};
-		this.onPageShow = function (e) {
-			if (e.persisted)
-				self.retryNow();
-		};
 		this.onScroll = function (e) {
 			var t = e.target;
 			if (t instanceof Element && t !== self.root)
@@ -285,14 +357,6 @@
 		};
 		this.onSubmit = function (e) { self.submit(e); };
 		this.onFocusOut = function (e) { self.leftField(e.target); };
-
-		window.addEventListener("online", this.onOnline);
-		window.addEventListener("pagehide", this.onPageHide);
-		window.addEventListener("pageshow", this.onPageShow);
-		document.addEventListener("visibilitychange", this.onVisible);
-		window.addEventListener("focus", this.onFocus);
-		if (this.channel)
-			this.channel.addEventListener("message", this.onSignedIn);
 		root.addEventListener("scroll", this.onScroll, true);
 		root.addEventListener("submit", this.onSubmit);
 		root.addEventListener("focusout", this.onFocusOut);
@@ -307,8 +371,17 @@
 				self.apply(html);
 			}
 		});
-		this.connect();
 	}
+
+	/* The page's socket, for tests and tools that feed it frames. */
+	Object.defineProperty(Root.prototype, "ws", {
+		get: function () { return conn ? conn.ws : null; }
+	});
+
+	/* Subscribed on the next socket: started, not closed, not stopped. */
+	Root.prototype.active = function () {
+		return !this.ended && !this.closedCode;
+	};
 
 	/* The live region next to the root that says how the connection is
 	 * (a screen reader hears it; CSS shows it as a badge). A client started
@@ -327,30 +400,28 @@
 		return el;
 	}
 
-	/* A setting from the options, else the root's attribute, else the
-	 * default (see the top of this file). */
-	Client.prototype.setting = function (name) {
+	/* A setting from the options, else the root's attribute, else NaN. */
+	Root.prototype.setting = function (name) {
 		var s = SETTINGS[name], v = this.opts[name];
 
 		if (typeof v !== "number") {
 			v = this.root.getAttribute(s[0]);
 			v = v === null || v.trim() === "" ? NaN : Number(v);
 		}
-		return isFinite(v) && v >= 0 ? v : s[1];
+		return isFinite(v) && v >= 0 ? v : NaN;
 	};
 
-	Client.prototype.socketURL = function () {
-		return (location.protocol === "https:" ? "wss://" : "ws://") +
-		    location.host + "/__realtime?key=" + encodeURIComponent(this.key) +
-		    "&url=" + encodeURIComponent(this.url);
-	};
+	Root.prototype.setState = function (state) {
+		var detail;
 
-	Client.prototype.setState = function (state) {
 		if (this.state !== state) {
 			this.state = state;
 			this.root.setAttribute("data-rt-state", state);
+			detail = { state: state };
+			if (this.closedCode)
+				detail.code = this.closedCode;
 			this.root.dispatchEvent(new CustomEvent("keycast:state",
-			    { detail: { state: state } }));
+			    { detail: detail }));
 		}
 		this.showStatus();
 	};
@@ -358,9 +429,11 @@
 	/* The live region's text: empty while live, "live updates off" once
 	 * stopped, "reconnecting…" when not live for STATUS_DELAY (counted
 	 * from leaving "live", not from the latest of quick retries). */
-	Client.prototype.showStatus = function () {
+	Root.prototype.showStatus = function () {
 		var self = this, el = this.status, text;
 
+		if (!el)
+			return;
 		if (this.closedCode === 4401 && !this.ended) {
 			clearTimeout(this.statusTimer);
 			this.statusTimer = 0;
@@ -388,7 +461,7 @@
 
 	/* "signed out — sign in again", the latter a link to the sign-in page
 	 * (the status is a live region: a screen reader hears it too). */
-	Client.prototype.showSignedOut = function () {
+	Root.prototype.showSignedOut = function () {
 		var el = this.status, a;
 
 		if (el.querySelector("a[data-rt-signin]"))
@@ -402,19 +475,324 @@
 		el.appendChild(a);
 	};
 
-	Client.prototype.connect = function () {
-		var self = this, ws;
+	/* Stops this root: "final" for 44xx (the server refused its pair),
+	 * which rejects ready; else the page gave up (1011, 1006). */
+	Root.prototype.fail = function (code, final, reason) {
+		var err;
+
+		this.closedCode = code;
+		this.final = final;
+		this.root.setAttribute("data-rt-closed", String(code));
+		this.setState("offline");
+		if (final) {
+			err = new Error("keycast: the server refused " + this.key +
+			    " with " + code + (reason ? " (" + reason + ")" : ""));
+			err.code = code;
+			err.reason = reason || "";
+			this.rejectReady(err);
+		}
+	};
+
+	/* Subscribed again after a stop that was not final (or after 4401). */
+	Root.prototype.revive = function () {
+		this.closedCode = 0;
+		this.final = false;
+		this.root.removeAttribute("data-rt-closed");
+	};
+
+	/* An F frame: take it. */
+	Root.prototype.full = function (text, version) {
+		this.text = text;
+		this.version = version;
+		this.awaitingFull = false;
+		this.frames++;
+		this.receive(text);
+	};
+
+	/* A D frame: apply it to the text held if it is the diff's base and
+	 * the result has the diff's version; else nothing changes and the
+	 * page asks for full fragments (once, until they come). */
+	Root.prototype.diff = function (base, version, ops) {
+		var text = null, why;
+
+		if (this.awaitingFull)
+			return;		/* pushd sends F after the resync */
+		if (base !== this.version)
+			why = "base " + base + ", held " + this.version;
+		else if ((text = applyOps(this.text, ops)) === null)
+			why = "malformed ops";
+		else if (fnv1a(text) !== version)
+			why = "result is not version " + version;
+		if (why) {
+			console.warn("keycast: a diff for " + this.key + " " +
+			    this.url + " does not apply (" + why + "); asking " +
+			    "for full fragments");
+			conn.resync();
+			return;
+		}
+		this.text = text;
+		this.version = version;
+		this.frames++;
+		this.receive(text);
+	};
+
+	/* The page at this root's url as a Document, fresh and with the
+	 * browser's cookies; null when it did not answer 200. */
+	Root.prototype.fetchPage = function () {
+		return fetch(this.url, {
+			headers: { Accept: "text/html" },
+			credentials: "same-origin",
+			cache: "no-store"
+		}).then(function (res) {
+			return res.ok ? res.text() : null;
+		}).then(function (text) {
+			return text === null ? null :
+			    new DOMParser().parseFromString(text, "text/html");
+		});
+	};
+
+	/* This root's element in a fetched page (the one with its key). */
+	Root.prototype.findIn = function (doc) {
+		return doc.querySelector("[data-rt-root][data-rt-key=\"" +
+		    this.key.replace(/["\\]/g, "\\$&") + "\"]");
+	};
+
+	/* Signed in again after 4401 as "viewer" (or the viewer of "doc", the
+	 * page fetched signed in): take it, and the content of "doc" if any
+	 * (else the push brings it), and subscribe again. Someone else than
+	 * the page was made for: what is personal outside the root (the
+	 * header, the <style> for "your" messages) is theirs, so the page
+	 * reloads. */
+	Root.prototype.resume = function (doc, viewer) {
+		var root, was = document.body.getAttribute("data-viewer");
+
+		if (this.closedCode !== 4401 || this.ended)
+			return;
+		if (doc)
+			viewer = doc.body.getAttribute("data-viewer");
+		if (typeof viewer === "string" && viewer !== "") {
+			if (was !== null && was !== viewer) {
+				location.reload();
+				return;
+			}
+			document.body.setAttribute("data-viewer", viewer);
+		}
+		if (doc && (root = this.findIn(doc)))
+			this.receive(root.innerHTML);
+		this.revive();
+		if (this.status)
+			this.status.textContent = "";
+		conn.strikes = 0;
+		conn.attempt = 0;
+		conn.sync();
+	};
+
+	/* Stops this root for good: unsubscribed (the socket is opened again
+	 * without it, or closed if it was the last), no listeners; the status
+	 * says so, and ready rejects if it had not resolved. */
+	Root.prototype.close = function () {
+		var err;
+
+		if (this.ended)
+			return;
+		this.ended = true;
+		this.root.removeEventListener("scroll", this.onScroll, true);
+		this.root.removeEventListener("submit", this.onSubmit);
+		this.root.removeEventListener("focusout", this.onFocusOut);
+		this.setState("offline");
+		err = new Error("keycast: closed before the first fragment");
+		err.code = 0;
+		err.reason = "closed";
+		this.rejectReady(err);
+		conn.remove(this);
+	};
+
+	Root.prototype.receive = function (html) {
+		if (this.morph === undefined) {
+			this.pending = html;	/* only the latest one matters */
+			return;
+		}
+		this.apply(html);
+	};
+
+	/* After a post while the socket is not live: nothing will be pushed,
+	 * so fetch the page and take the root's content from it. A frame that
+	 * arrives meanwhile is at least as new and wins. */
+	Root.prototype.refresh = function () {
+		var self = this, seen = this.frames;
+
+		this.fetchPage().then(function (doc) {
+			var root;
+
+			if (doc === null || self.ended || self.frames !== seen)
+				return;
+			root = self.findIn(doc) || doc.querySelector("[data-rt-root]");
+			if (root)
+				self.receive(root.innerHTML);
+		}).catch(function (e) {
+			console.warn("keycast: could not fetch " + self.url +
+			    " after the post: " + e.message);
+		});
+	};
+
+	/* ---- the page's one connection -------------------------------------- */
+
+	/* One WebSocket (protocol v2) carrying every started root's (key, url)
+	 * pair, with the retry rules at the top of this file. */
+	function Conn() {
+		var self = this;
+
+		this.roots = [];		/* every started root, in order */
+		this.subscribed = [];		/* the roots of this socket */
+		this.state = null;
+		this.ws = null;
+		this.proto = 0;			/* this socket's frames: 1 or 2 */
+		this.resyncing = false;		/* "r" sent, full frames due */
+		this.opened = false;		/* this socket */
+		this.everOpened = false;	/* any socket since the page loaded */
+		this.attempt = 0;
+		this.strikes = 0;		/* 1011s, or closes before any open */
+		this.gaveUp = 0;		/* the code it stopped after */
+		this.stopped = false;		/* in the bfcache */
+		this.syncing = false;		/* a sync() queued */
+		this.checking = false;		/* a session check in flight */
+		this.retryTimer = 0;
+		this.stableTimer = 0;
+		this.connectTimer = 0;
+		this.silenceTimer = 0;
+
+		this.onOnline = function () { self.retryNow(); };
+		this.onVisible = function () {
+			if (document.visibilityState === "visible")
+				self.retryNow();
+		};
+		this.onFocus = function () { self.checkSession(); };
+		this.onSignedIn = function (e) {
+			if (e.data && e.data.type === "signed-in")
+				self.roots.forEach(function (r) {
+					r.resume(null, e.data.viewer);
+				});
+		};
+		this.onPageHide = function (e) {
+			if (e.persisted)
+				self.suspend();
+		};
+		this.onPageShow = function (e) {
+			if (e.persisted)
+				self.retryNow();
+		};
+		window.addEventListener("online", this.onOnline);
+		window.addEventListener("pagehide", this.onPageHide);
+		window.addEventListener("pageshow", this.onPageShow);
+		document.addEventListener("visibilitychange", this.onVisible);
+		window.addEventListener("focus", this.onFocus);
+		if (signInChannel())
+			signInChannel().addEventListener("message", this.onSignedIn);
+	}
+
+	Conn.prototype.active = function () {
+		return this.roots.filter(function (r) { return r.active(); });
+	};
+
+	/* A setting from the first active root that has it, else its default
+	 * (see the top of this file). */
+	Conn.prototype.setting = function (name) {
+		var roots = this.active(), i, v;
+
+		for (i = 0; i < roots.length; i++) {
+			v = roots[i].setting(name);
+			if (!isNaN(v))
+				return v;
+		}
+		return SETTINGS[name][1];
+	};
+
+	/* The running root on element el, if any. */
+	Conn.prototype.rootOf = function (el) {
+		var i;
+
+		for (i = 0; i < this.roots.length; i++)
+			if (this.roots[i].root === el && !this.roots[i].ended)
+				return this.roots[i];
+		return null;
+	};
+
+	Conn.prototype.add = function (r) {
+		this.roots.push(r);
+		this.sync();
+	};
+
+	Conn.prototype.remove = function (r) {
+		this.roots = this.roots.filter(function (x) { return x !== r; });
+		this.sync();
+	};
+
+	/* The set of roots changed (started, closed, signed in again): once
+	 * the current task is done, subscribe the new set on a new socket, or
+	 * close the socket if no root is left. Roots started together share
+	 * one handshake. */
+	Conn.prototype.sync = function () {
+		var self = this;
+
+		if (this.syncing)
+			return;
+		this.syncing = true;
+		Promise.resolve().then(function () {
+			var want = self.active(), same;
+
+			self.syncing = false;
+			same = want.length === self.subscribed.length &&
+			    want.every(function (r, i) {
+				return r === self.subscribed[i];
+			    });
+			if (self.ws && same)
+				return;
+			self.drop();
+			if (want.length && !self.gaveUp && !self.stopped)
+				self.connect();
+		});
+	};
+
+	/* ws(s)://HOST/__realtime?v=2&key=K1&url=U1&key=K2&url=U2..., each
+	 * (key, url) pair once. */
+	function socketURL(roots) {
+		var seen = new Set(), q = "v=2";
+
+		roots.forEach(function (r) {
+			var pair = r.key + " " + r.url;
+			if (seen.has(pair))
+				return;
+			seen.add(pair);
+			q += "&key=" + encodeURIComponent(r.key) +
+			    "&url=" + encodeURIComponent(r.url);
+		});
+		return (location.protocol === "https:" ? "wss://" : "ws://") +
+		    location.host + "/__realtime?" + q;
+	}
+
+	/* The state of every root this socket serves. */
+	Conn.prototype.setState = function (state) {
+		this.state = state;
+		this.active().forEach(function (r) { r.setState(state); });
+	};
+
+	Conn.prototype.connect = function () {
+		var self = this, roots = this.active(), ws;
 
 		clearTimeout(this.retryTimer);
 		this.retryTimer = 0;
-		if (this.stopped || this.closedCode || this.ws)
+		if (this.stopped || this.gaveUp || this.ws || !roots.length)
 			return;
+		this.subscribed = roots;
+		this.proto = 0;
+		this.resyncing = false;
+		roots.forEach(function (r) { r.awaitingFull = false; });
 		this.setState("connecting");
 		try {
-			ws = new WebSocket(this.socketURL());
+			ws = new WebSocket(socketURL(roots));
 		} catch (e) {
 			console.error("keycast: " + e.message);
-			this.fail(4400, true);
+			roots.forEach(function (r) { r.fail(4400, true, e.message); });
 			return;
 		}
 		this.ws = ws;
@@ -447,29 +825,98 @@
 			if (e.data === "")
 				return;		/* the heartbeat */
 			self.strikes = 0;
-			self.frames++;
-			self.receive(e.data);
+			self.frame(e.data);
 		};
 		ws.onclose = function (e) {
 			if (self.ws !== ws)
 				return;
-			var opened = self.opened;
+			var opened = self.opened, hit;
 			self.drop();
 			if (e.code >= 4400 && e.code <= 4499) {
+				/* "KEY: why" names the pair refused; but the
+				 * session (4401) is the page's, not a root's */
+				hit = e.code === 4401 ? [] :
+				    self.subscribed.filter(function (r) {
+					return e.reason.indexOf(r.key + ": ") === 0;
+				    });
+				if (!hit.length)
+					hit = self.subscribed;
 				console.warn("keycast: the server closed the live " +
 				    "connection with " + e.code + (e.reason ? " (" +
-				    e.reason + ")" : "") + "; not reconnecting");
-				self.fail(e.code, true);
-				return;
+				    e.reason + ")" : "") + "; not reconnecting " +
+				    hit.map(function (r) { return r.key; }).join(", "));
+				hit.forEach(function (r) {
+					r.fail(e.code, true, e.reason);
+				});
 			}
-			self.lost(e.code, opened);
+			if (self.active().length)
+				self.lost(e.code, opened);
 		};
 		ws.onerror = function () { /* onclose follows */ };
 	};
 
+	/* A data frame. A v2 socket's frames name their root (F: full, D:
+	 * diff); a pushd from before v2 ignores v and every pair but the
+	 * first, and sends that one's full fragments as they are. */
+	Conn.prototype.frame = function (data) {
+		var nl = data.indexOf("\n"), head, body, hit;
+
+		if (!this.proto)
+			this.proto = V2_FIRST.test(data) ? 2 : 1;
+		if (this.proto === 1) {
+			if (!this.subscribed[0].ended)
+				this.subscribed[0].full(data, null);
+			return;
+		}
+		head = (nl < 0 ? data : data.slice(0, nl)).split(" ");
+		body = data.slice(nl + 1);
+		if (nl >= 0 && head[0] === "F" && head.length === 4 &&
+		    HEX8.test(head[1]))
+			hit = this.route(head[2], head[3], function (r) {
+				r.full(body, head[1]);
+			});
+		else if (nl >= 0 && head[0] === "D" && head.length === 5 &&
+		    HEX8.test(head[1]) && HEX8.test(head[2]))
+			hit = this.route(head[3], head[4], function (r) {
+				r.diff(head[1], head[2], body);
+			});
+		if (!hit)
+			console.warn("keycast: ignored a frame: " +
+			    data.slice(0, Math.min(nl < 0 ? 80 : nl, 80)));
+		if (this.resyncing && !this.subscribed.some(function (r) {
+			return r.awaitingFull;
+		}))
+			this.resyncing = false;
+	};
+
+	/* Calls fn for each root of this socket showing (key, url); returns
+	 * how many there were. */
+	Conn.prototype.route = function (key, url, fn) {
+		var n = 0;
+
+		this.subscribed.forEach(function (r) {
+			if (r.key === key && r.url === url && !r.ended) {
+				fn(r);
+				n++;
+			}
+		});
+		return n;
+	};
+
+	/* A diff did not apply: one "r" asks pushd for every root's full
+	 * fragment; diffs already on the way are dropped until it comes. */
+	Conn.prototype.resync = function () {
+		if (this.resyncing || !this.ws || this.proto !== 2 ||
+		    this.ws.readyState !== WebSocket.OPEN)
+			return;
+		this.resyncing = true;
+		this.subscribed.forEach(function (r) { r.awaitingFull = true; });
+		this.ws.send("r");
+	};
+
 	/* Anything from the server proves the connection alive: start the
 	 * wait for the next sign of life again. */
-	Client.prototype.heard = function () {
+	Conn.prototype.heard = function () {
 		var self = this, ws = this.ws, beat = this.setting("heartbeat");
 		var wait = (2 * beat + Math.min(beat, 5)) * 1000;
 
@@ -488,7 +935,7 @@
 	};
 
 	/* Forgets the socket (closing it if it is still there) and its timers. */
-	Client.prototype.drop = function () {
+	Conn.prototype.drop = function () {
 		var ws = this.ws;
 
 		this.ws = null;
@@ -506,7 +953,7 @@
 
 	/* The socket is gone with close code "code"; "opened" if it had
 	 * opened. Decides how long to wait, or whether to stop. */
-	Client.prototype.lost = function (code, opened) {
+	Conn.prototype.lost = function (code, opened) {
 		var longest = this.setting("longRetry") * 1000;
 
 		if (code === 1011 || (!opened && !this.everOpened)) {
@@ -515,7 +962,7 @@
 				    "the server failed (1011)" : "could not open " +
 				    "the live connection") + " " + this.strikes +
 				    " times; live updates are off");
-				this.fail(code, false);
+				this.fail(code);
 				return;
 			}
 		}
@@ -527,21 +974,19 @@
 			    Math.max(BACKOFF_MAX, longest), false);
 	};
 
-	/* Stops retrying: "final" for 44xx, which nothing revives. */
-	Client.prototype.fail = function (code, final) {
+	/* Gives up after 1011 or 1006 strikes (not final: see retryNow). */
+	Conn.prototype.fail = function (code) {
 		clearTimeout(this.retryTimer);
-		this.closedCode = code;
-		this.final = final;
-		this.root.setAttribute("data-rt-closed", String(code));
-		this.setState("offline");
+		this.gaveUp = code;
+		this.active().forEach(function (r) { r.fail(code, false); });
 	};
 
 	/* Waits before the next attempt. Backoff (fixed false): uniformly in
 	 * [0, min(cap, base * 2^attempt)) (full jitter); fixed: in [ms/2, ms). */
-	Client.prototype.scheduleRetry = function (ms, fixed) {
+	Conn.prototype.scheduleRetry = function (ms, fixed) {
 		var self = this, delay;
 
-		if (this.stopped || this.closedCode)
+		if (this.stopped || this.gaveUp || !this.active().length)
 			return;
 		this.setState("offline");
 		if (fixed)
@@ -556,52 +1001,39 @@
 	};
 
 	/* online, tab visible again, back from the bfcache: skip the wait,
-	 * and start over after giving up on 1011 or 1006 (not on 44xx). */
-	Client.prototype.retryNow = function () {
-		if (this.ended)
-			return;
+	 * and start over after giving up on 1011 or 1006 (not on 44xx; a
+	 * root signed out checks the session). */
+	Conn.prototype.retryNow = function () {
+		var self = this;
+
 		this.stopped = false;
-		if (this.closedCode === 4401) {
-			this.checkSession();
-			return;
-		}
-		if (this.closedCode && !this.final) {
-			this.closedCode = 0;
-			this.strikes = 0;
-			this.attempt = 0;
-			this.root.removeAttribute("data-rt-closed");
-		}
-		if (!this.ws && !this.closedCode)
+		this.checkSession();
+		this.roots.forEach(function (r) {
+			if (r.closedCode && !r.final) {
+				self.strikes = 0;
+				self.attempt = 0;
+				r.revive();
+			}
+		});
+		this.gaveUp = 0;
+		if (!this.ws)
 			this.connect();
 	};
 
-	/* The page at this client's url as a Document, fresh and with the
-	 * browser's cookies; null when it did not answer 200. */
-	Client.prototype.fetchPage = function () {
-		return fetch(this.url, {
-			headers: { Accept: "text/html" },
-			credentials: "same-origin",
-			cache: "no-store"
-		}).then(function (res) {
-			return res.ok ? res.text() : null;
-		}).then(function (text) {
-			return text === null ? null :
-			    new DOMParser().parseFromString(text, "text/html");
-		});
-	};
-
 	/* After 4401: is this browser signed in again? The page says so with
-	 * data-viewer on its <body>; one check at a time. */
-	Client.prototype.checkSession = function () {
-		var self = this;
+	 * data-viewer on its <body>; one check at a time, for every root. */
+	Conn.prototype.checkSession = function () {
+		var self = this, out = this.roots.filter(function (r) {
+			return r.closedCode === 4401 && !r.ended;
+		});
 
-		if (this.closedCode !== 4401 || this.ended || this.checking)
+		if (!out.length || this.checking)
 			return;
 		this.checking = true;
-		this.fetchPage().then(function (doc) {
+		out[0].fetchPage().then(function (doc) {
 			self.checking = false;
 			if (doc && doc.body && doc.body.hasAttribute("data-viewer"))
-				self.resume(doc);
+				out.forEach(function (r) { r.resume(doc); });
 		}).catch(function (e) {
 			self.checking = false;
 			console.warn("keycast: could not check the session: " +
@@ -609,98 +1041,16 @@
 		});
 	};
 
-	/* Signed in again after 4401 as "viewer" (or the viewer of "doc", the
-	 * page fetched signed in): take it, and the content of "doc" if any
-	 * (else the push brings it), and connect again. Someone else than the
-	 * page was made for: what is personal outside the root (the header,
-	 * the <style> for "your" messages) is theirs, so the page reloads. */
-	Client.prototype.resume = function (doc, viewer) {
-		var root, was = document.body.getAttribute("data-viewer");
-
-		if (this.closedCode !== 4401 || this.ended)
-			return;
-		if (doc)
-			viewer = doc.body.getAttribute("data-viewer");
-		if (typeof viewer === "string" && viewer !== "") {
-			if (was !== null && was !== viewer) {
-				location.reload();
-				return;
-			}
-			document.body.setAttribute("data-viewer", viewer);
-		}
-		if (doc) {
-			root = doc.querySelector("[data-rt-root][data-rt-key=\"" +
-			    this.key.replace(/["\\]/g, "\\$&") + "\"]");
-			if (root)
-				this.receive(root.innerHTML);
-		}
-		this.closedCode = 0;
-		this.final = false;
-		this.strikes = 0;
-		this.attempt = 0;
-		this.root.removeAttribute("data-rt-closed");
-		this.status.textContent = "";
-		this.connect();
-	};
-
-	Client.prototype.suspend = function () {
+	Conn.prototype.suspend = function () {
 		this.stopped = true;
 		clearTimeout(this.retryTimer);
 		this.drop();
 		this.setState("offline");
 	};
 
-	/* Stops for good: no socket, no listeners; the status says so. */
-	Client.prototype.close = function () {
-		this.ended = true;
-		this.suspend();
-		window.removeEventListener("online", this.onOnline);
-		window.removeEventListener("pagehide", this.onPageHide);
-		window.removeEventListener("pageshow", this.onPageShow);
-		document.removeEventListener("visibilitychange", this.onVisible);
-		window.removeEventListener("focus", this.onFocus);
-		if (this.channel)
-			this.channel.removeEventListener("message", this.onSignedIn);
-		this.root.removeEventListener("scroll", this.onScroll, true);
-		this.root.removeEventListener("submit", this.onSubmit);
-		this.root.removeEventListener("focusout", this.onFocusOut);
-		if (client === this)
-			client = null;
-	};
-
-	Client.prototype.receive = function (html) {
-		if (this.morph === undefined) {
-			this.pending = html;	/* only the latest one matters */
-			return;
-		}
-		this.apply(html);
-	};
-
-	/* After a post while the socket is not live: nothing will be pushed,
-	 * so fetch the page and take the root's content from it. A frame that
-	 * arrives meanwhile is at least as new and wins. */
-	Client.prototype.refresh = function () {
-		var self = this, seen = this.frames;
-
-		this.fetchPage().then(function (doc) {
-			var root;
-
-			if (doc === null || self.ended || self.frames !== seen)
-				return;
-			root = doc.querySelector("[data-rt-root][data-rt-key=\"" +
-			    self.key.replace(/["\\]/g, "\\$&") + "\"]") ||
-			    doc.querySelector("[data-rt-root]");
-			if (root)
-				self.receive(root.innerHTML);
-		}).catch(function (e) {
-			console.warn("keycast: could not fetch " + self.url +
-			    " after the post: " + e.message);
-		});
-	};
-
 	/* ---- applying a frame -------------------------------------------- */
 
-	Client.prototype.apply = function (html) {
+	Root.prototype.apply = function (html) {
 		if (html === this.lastHTML)
 			return;
 		this.lastHTML = html;
@@ -718,10 +1068,12 @@
 			}, this);
 			this.applying = false;
 		}
-		this.root.dispatchEvent(new CustomEvent("keycast:update"));
+		this.root.dispatchEvent(new CustomEvent("keycast:update",
+		    { detail: { key: this.key, url: this.url } }));
+		this.resolveReady(this);
 	};
 
-	Client.prototype.morphTo = function (html) {
+	Root.prototype.morphTo = function (html) {
 		var self = this, merged = new Set();
 
 		this.morph.morph(this.root, html, {
@@ -762,7 +1114,7 @@
 	 * three-way merge of the user's value, the value the server sent last
 	 * (the field's default) and the server's new one. Returns 1 if it did
 	 * the field's value itself (the morph must leave it alone). */
-	Client.prototype.mergeField = function (el, next) {
+	Root.prototype.mergeField = function (el, next) {
 		var mine, base, server;
 
 		if (!isField(el) || el.tagName !== next.tagName ||
@@ -788,7 +1140,7 @@
 
 	/* The same merge for a field the server's content replaced: "el" holds
 	 * the server's value, "was" what the old field held. */
-	Client.prototype.mergeInto = function (el, was) {
+	Root.prototype.mergeInto = function (el, was) {
 		if (!isField(el) || el.tagName !== was.tag || el.type !== was.type)
 			return;
 		if (fieldDefault(el) === was.base) {
@@ -801,7 +1153,7 @@
 
 	/* A field the user leaves takes the value the server sent while it
 	 * was being edited (a window losing focus is not leaving it). */
-	Client.prototype.leftField = function (el) {
+	Root.prototype.leftField = function (el) {
 		if (this.applying || el === document.activeElement ||
 		    !this.serverWins.has(el))
 			return;
@@ -810,7 +1162,7 @@
 	};
 
 	/* Without idiomorph: replace the content, then merge the fields. */
-	Client.prototype.swapTo = function (html, saved) {
+	Root.prototype.swapTo = function (html, saved) {
 		var locals = this.root.querySelectorAll("[data-rt-local]");
 		var i, el, sel, f;
 
@@ -837,7 +1189,7 @@
 		    editing: el === document.activeElement && mine !== base };
 	}
 
-	Client.prototype.save = function () {
+	Root.prototype.save = function () {
 		var root = this.root, saved = { scroll: [], fields: null };
 		var active = document.activeElement, list, i, el;
 
@@ -877,7 +1229,7 @@
 		return saved;
 	};
 
-	Client.prototype.restore = function (saved) {
+	Root.prototype.restore = function (saved) {
 		var i, s, el;
 
 		for (i = 0; i < saved.scroll.length; i++) {
@@ -915,7 +1267,7 @@
 	};
 
 	/* data-rt-scroll="bottom" elements start at their end. */
-	Client.prototype.stickToBottom = function () {
+	Root.prototype.stickToBottom = function () {
 		this.root.querySelectorAll("[data-rt-scroll=bottom]")
 		    .forEach(function (el) { el.scrollTop = el.scrollHeight; });
 	};
@@ -961,7 +1313,7 @@
 		}
 	}
 
-	Client.prototype.submit = function (e) {
+	Root.prototype.submit = function (e) {
 		var form = e.target, submitter = e.submitter || null;
 		var method, action, target;
 
@@ -990,7 +1342,7 @@
 	/* Marks the root's forms named "key" busy (aria-busy, submit buttons
 	 * disabled) or not; apply() marks them again after every frame, since
 	 * the server's content knows nothing of posts in flight. */
-	Client.prototype.markBusy = function (key, busy) {
+	Root.prototype.markBusy = function (key, busy) {
 		var forms = this.root.querySelectorAll("form"), i, self = this;
 
 		for (i = 0; i < forms.length; i++) {
@@ -1014,7 +1366,7 @@
 
 	/* The element now standing for "el" of the form named "key": itself,
 	 * or the one a re-render put in its place. */
-	Client.prototype.current = function (el, key) {
+	Root.prototype.current = function (el, key) {
 		var forms, i, sel;
 
 		if (el.isConnected)
@@ -1034,7 +1386,7 @@
 		return null;
 	};
 
-	Client.prototype.post = function (form, submitter, action) {
+	Root.prototype.post = function (form, submitter, action) {
 		var self = this, key = formKey(form);
 		var hadFocus = submitter && document.activeElement === submitter;
 		var body = formBody(form, submitter);
@@ -1137,41 +1489,73 @@
 
 	/* ---- entry points ------------------------------------------------- */
 
+	var conn = null;	/* the page's one connection, made on first use */
+	var warnedTwice = false;
+
+	/* The page's main root: the first [data-rt-root] without a data-rt-url
+	 * (its url is the page's own), else the first one. */
+	function mainRoot() {
+		var all = document.querySelectorAll("[data-rt-root]"), i;
+
+		for (i = 0; i < all.length; i++)
+			if (!all[i].hasAttribute("data-rt-url"))
+				return all[i];
+		return all[0] || null;
+	}
+
 	function resolveRoot(root) {
 		if (typeof root === "string")
 			return document.querySelector(root);
 		if (root instanceof Element)
 			return root;
-		return document.querySelector("[data-rt-root]");
+		return mainRoot();
 	}
 
-	function initRealtimeClient(opts) {
-		var root, key, url;
+	/* Starts the realtime root opts.root (an element or a selector; else
+	 * the main root) on (opts.key, opts.url) and returns its Root. key:
+	 * else the root's data-rt-key, else location.pathname. url: else the
+	 * root's data-rt-url, else the page's path+query for the main root
+	 * (or a root with its key), else the key. Every root of the page
+	 * shares one socket. Called again for a root already running: the
+	 * same (key, url) returns the same Root (and warns once); another
+	 * key or url closes that Root and subscribes the root anew, on a
+	 * socket that replaces the page's one. */
+	function start(opts) {
+		var root, key, url, main, r;
 
 		opts = opts || {};
-		if (client) {
-			if (!warnedTwice) {
-				warnedTwice = true;
-				console.warn("keycast: initRealtimeClient was called " +
-				    "again; returning the client already running " +
-				    "(one socket per page)");
-			}
-			return client;
-		}
 		root = resolveRoot(opts.root);
 		if (!root)
 			throw new Error("keycast: no realtime root (an element " +
 			    "with data-rt-root) on this page");
-		key = opts.key || root.getAttribute("data-rt-key");
-		if (!key)
-			throw new Error("keycast: no key: pass { key } or set " +
-			    "data-rt-key on the root");
-		url = opts.url || location.pathname + location.search;
-		client = new Client(key, url, root, opts);
-		return client;
+		main = mainRoot();
+		key = opts.key || root.getAttribute("data-rt-key") ||
+		    location.pathname;
+		url = opts.url || root.getAttribute("data-rt-url") ||
+		    (root === main || key === main.getAttribute("data-rt-key") ?
+		    location.pathname + location.search : key);
+		if (!conn)
+			conn = new Conn();
+		r = conn.rootOf(root);
+		if (r && r.key === key && r.url === url) {
+			if (!warnedTwice) {
+				warnedTwice = true;
+				console.warn("keycast: initRealtimeClient was called " +
+				    "again for " + key + "; returning the client " +
+				    "already running (one socket per page)");
+			}
+			return r;
+		}
+		if (r) {
+			console.warn("keycast: initRealtimeClient: the root showing " +
+			    r.key + " " + r.url + " now shows " + key + " " + url +
+			    " (one socket per page)");
+			r.close();
+		}
+		r = new Root(key, url, root, opts);
+		conn.add(r);
+		return r;
 	}
-
-	window.initRealtimeClient = initRealtimeClient;
 
 	/* The page's BroadcastChannel to its other tabs, or null where there
 	 * is none (the focus check still resumes those). */
@@ -1193,14 +1577,25 @@
 			    viewer: document.body.getAttribute("data-viewer") });
 	}
 
+	/* Every root with a data-rt-key and without data-rt-manual. */
 	function autoStart() {
-		var root = document.querySelector("[data-rt-root]");
-
 		announceViewer();
-		if (!client && root && !root.hasAttribute("data-rt-manual") &&
-		    root.getAttribute("data-rt-key"))
-			initRealtimeClient({ root: root });
+		document.querySelectorAll("[data-rt-root][data-rt-key]")
+		    .forEach(function (el) {
+			if (!el.hasAttribute("data-rt-manual") &&
+			    !(conn && conn.rootOf(el)))
+				start({ root: el });
+		    });
 	}
+
+	/* keycast.mjs imports this file and exports start's Promise; the
+	 * tests check the diff reader against tests/lib/diff-ref.mjs. */
+	window.keycast = {
+		start: start,
+		fnv1a: fnv1a,
+		applyOps: applyOps
+	};
+	window.initRealtimeClient = start;
 
 	if (document.readyState === "loading")
 		document.addEventListener("DOMContentLoaded", autoStart);

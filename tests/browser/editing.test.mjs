@@ -118,7 +118,12 @@ function pushNameValue(page, value) {
 		const tpl = document.createElement('template');
 		tpl.innerHTML = client.lastHTML;	// what pushd sent last
 		tpl.content.querySelector('#member-name').setAttribute('value', v);
-		client.ws.dispatchEvent(new MessageEvent('message', { data: tpl.innerHTML }));
+		const html = tpl.innerHTML;
+		// A v2 socket's frames name their root (a root holding a
+		// version had them); a pushd before v2 sends the bare fragment.
+		const data = client.version === null ? html :
+			`F ${window.keycast.fnv1a(html)} ${client.key} ${client.url}\n${html}`;
+		client.ws.dispatchEvent(new MessageEvent('message', { data }));
 	}, value);
 }
 

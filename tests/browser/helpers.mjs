@@ -122,21 +122,24 @@ export function waitState(page, state, timeout = 5000) {
 export const rtState = (page) =>
 	page.evaluate(() => document.querySelector('[data-rt-root]').getAttribute('data-rt-state'));
 
-// For open()'s setup: marks the realtime root data-rt-manual before the
+// For open()'s setup: marks every realtime root data-rt-manual before the
 // deferred keycast.js runs (so the page calls initRealtimeClient itself), and
 // wraps the WebSocket constructor to keep every socket the page creates in
 // window.__kcSockets and every close code in window.__kcCloses.
 export async function manualRoot(context) {
-	await context.addInitScript(() => {
-		new MutationObserver((_, mo) => {
-			const root = document.querySelector('[data-rt-root]');
-			if (root) {
-				root.setAttribute('data-rt-manual', '');
-				mo.disconnect();
-			}
-		}).observe(document, { childList: true, subtree: true });
-	});
+	await context.addInitScript(manualRoots);
 	await countSockets(context);
+}
+
+// An init script: marks each [data-rt-root] data-rt-manual as the parser
+// adds it (the header's root comes after the main one).
+export function manualRoots() {
+	const mo = new MutationObserver(() => {
+		for (const root of document.querySelectorAll('[data-rt-root]:not([data-rt-manual])'))
+			root.setAttribute('data-rt-manual', '');
+	});
+	mo.observe(document, { childList: true, subtree: true });
+	document.addEventListener('DOMContentLoaded', () => mo.disconnect());
 }
 
 export function countSockets(context) {

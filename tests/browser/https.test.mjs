@@ -34,12 +34,14 @@ test('https: sign in, a Secure cookie, live updates over wss:', async () => {
 		assert.equal(cookie.path, '/');
 
 		await waitState(page, 'live', 10000);
-		assert.deepEqual(sockets, [`${HTTPS_BASE.replace(/^https/, 'wss')}/__realtime?key=global&url=%2F`],
+		// v2: the page's root and the header's (key global, /live/today)
+		const header = '&key=global&url=%2Flive%2Ftoday';
+		assert.deepEqual(sockets, [`${HTTPS_BASE.replace(/^https/, 'wss')}/__realtime?v=2&key=global&url=%2F${header}`],
 			'the page after sign-in (/) is live over wss: too');
 		sockets.length = 0;
 		await page.goto(`${HTTPS_BASE}/chat/${r}`);
 		await waitState(page, 'live', 10000);
-		assert.deepEqual(sockets, [`${HTTPS_BASE.replace(/^https/, 'wss')}/__realtime?key=${encodeURIComponent(`/chat/${r}`)}&url=${encodeURIComponent(`/chat/${r}`)}`]);
+		assert.deepEqual(sockets, [`${HTTPS_BASE.replace(/^https/, 'wss')}/__realtime?v=2&key=${encodeURIComponent(`/chat/${r}`)}&url=${encodeURIComponent(`/chat/${r}`)}${header}`]);
 		assert.ok(await page.evaluate(() => document.body.hasAttribute('data-viewer')), 'signed in on the page');
 
 		// Someone else posts (over http): the https page shows it live.

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
 	launch, open, closeAll, countOf, stillSamePage, until, metric, psql,
 	room, delay, postMessage, signUp, ownRoom,
-	dropRoom, BASE, waitState, bumpAndSee,
+	dropRoom, BASE, waitState, bumpAndSee, manualRoots,
 } from './helpers.mjs';
 
 let browser;
@@ -156,8 +156,9 @@ test('5. initRealtimeClient called again returns the running client: still one W
 		const clientsBefore = await metric('keycast_clients');
 		const r = await p.evaluate(() => {
 			const first = window.initRealtimeClient({ key: '/counter' });
-			// Another key too: one socket per page, whatever the caller asks.
-			const second = window.initRealtimeClient({ key: '/chat/elsewhere', url: '/chat/elsewhere' });
+			// The same key and url (another key re-subscribes the root:
+			// tests/browser/roots.test.mjs).
+			const second = window.initRealtimeClient({ key: '/counter', url: '/counter' });
 			return { same: first === second, key: first.key, url: first.url, state: first.state };
 		});
 		assert.deepEqual(r, { same: true, key: '/counter', url: '/counter', state: 'live' });
@@ -179,16 +180,8 @@ test('5. initRealtimeClient called again returns the running client: still one W
 test('data-rt-manual: no auto-start; initRealtimeClient({ key, url, root }) wires the page by hand', async () => {
 	const p = await open(browser, '/counter', {
 		live: false,
-		// Mark the root before the deferred keycast.js runs.
-		setup: (ctx) => ctx.addInitScript(() => {
-			new MutationObserver((_, mo) => {
-				const root = document.querySelector('[data-rt-root]');
-				if (root) {
-					root.setAttribute('data-rt-manual', '');
-					mo.disconnect();
-				}
-			}).observe(document, { childList: true, subtree: true });
-		}),
+		// Mark the roots before the deferred keycast.js runs.
+		setup: (ctx) => ctx.addInitScript(manualRoots),
 	});
 	try {
 		await p.waitForFunction(() => typeof window.initRealtimeClient === 'function', null, { timeout: 5000 });
@@ -203,7 +196,7 @@ test('data-rt-manual: no auto-start; initRealtimeClient({ key, url, root }) wire
 		assert.deepEqual(c, { key: '/counter', url: '/counter' });
 		await waitState(p, 'live');
 		assert.equal(p.rec.sockets.length, 1);
-		assert.match(p.rec.sockets[0].url(), /\/__realtime\?key=%2Fcounter&url=%2Fcounter$/);
+		assert.match(p.rec.sockets[0].url(), /\/__realtime\?v=2&key=%2Fcounter&url=%2Fcounter$/);
 		await bumpAndSee(p);
 		assert.deepEqual(p.rec.errors, []);
 	} finally {

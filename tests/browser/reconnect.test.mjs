@@ -113,20 +113,24 @@ test('a url the app refuses (not its key\'s: 4403) closes and the client does no
 			window.initRealtimeClient({ key: '/counter', url: '/no/such/page' });
 			return document.querySelectorAll('main [data-rt-root]').length;
 		});
-		assert.equal(n, 1, 'the hand-wired client made a root of its own');
+		assert.equal(n, 1, 'the hand-wired client made no root of its own');
 		await page.waitForFunction(() =>
 			document.querySelector('[data-rt-root]').getAttribute('data-rt-closed') === '4403',
 		null, { timeout: 5000, polling: 20 });
 		assert.equal(await rtState(page), 'offline');
-		assert.equal(page.rec.sockets.length, 2, 'the first client and the hand-wired one');
-		assert.match(page.rec.sockets[1].url(), /[?&]url=%2Fno%2Fsuch%2Fpage(&|$)/);
+		// The first socket, the hand-wired root's, and the header's root
+		// (key global) going on alone.
+		const refused = () => page.rec.sockets.filter((s) => /[?&]url=%2Fno%2Fsuch%2Fpage(&|$)/.test(s.url())).length;
+		await until('the header\'s socket', () => page.rec.sockets.length === 3);
+		assert.equal(refused(), 1, 'one socket for the hand-wired root');
+		assert.match(page.rec.sockets[2].url(), /\?v=2&key=global&url=%2Flive%2Ftoday$/);
 		// Nudges do not revive it either.
 		await page.evaluate(() => {
 			window.dispatchEvent(new Event('online'));
 			document.dispatchEvent(new Event('visibilitychange'));
 		});
 		await delay(1000);
-		assert.equal(page.rec.sockets.length, 2, 'no further attempt');
+		assert.equal(page.rec.sockets.length, 3, 'no further attempt');
 		assert.match(await badge(page), /live updates off/);
 		assert.deepEqual(page.rec.errors, []);
 	} finally {
