@@ -167,6 +167,9 @@ metrics_write(struct buf *out, const struct metrics_gauges *g)
 	counter(out, "keycast_frames_sent_full_total",
 	    "Full-fragment frames handed to clients (v1, and v2 F).",
 	    m->frames_sent_full);
+	counter(out, "keycast_frames_unchanged_total",
+	    "Renders not sent to a v2 client: it holds that fragment already.",
+	    m->frames_unchanged);
 	snap_metrics(out);
 	buf_puts(out, "# HELP keycast_render_seconds Time from render request "
 	    "to the app's answer.\n# TYPE keycast_render_seconds histogram\n");

@@ -49,6 +49,8 @@ struct metrics {
 	uint64_t	resync_closes;		/* closed 1008: --max-resyncs */
 	uint64_t	frames_sent_diff;	/* D frames handed to clients */
 	uint64_t	frames_sent_full;	/* full frames (v1, F) handed */
+	uint64_t	frames_unchanged;	/* v2 clients not sent a render
+						   equal to what they hold */
 	uint64_t	render_buckets[METRICS_BUCKETS];	/* not cumulative */
 	uint64_t	render_count;
 	double		render_sum;

@@ -1625,6 +1625,21 @@ srv_send(struct hub_member *m, struct snap *sn)
 
 	if (c->dead || c->phase != P_OPEN)
 		return;
+	/* A v2 client holding this very fragment (a render that changed
+	 * nothing: e.g. the header's count when a notify of its key came
+	 * from an unrelated change) gets nothing, and a frame still pending
+	 * for it is older than what it holds. v1 clients get every render:
+	 * they cannot tell us what they hold. */
+	if ((c->snap_flags & SNAP_V2) && r->have_valid &&
+	    r->have == snap_version(sn)) {
+		if (r->pending != NULL) {
+			out_drop(c->s, r->pending);
+			r->pending = NULL;
+			c->npending--;
+		}
+		metrics.frames_unchanged++;
+		return;
+	}
 	f = snap_frame(sn, c->snap_flags, r->have_valid, r->have, &is_diff);
 	if (f == NULL) {
 		conn_kill(c, "out of memory for a frame");

@@ -21,6 +21,7 @@ async function setup(t, port, { flags = [] } = {}) {
 	t.after(() => app.close());
 	// /big*: ~1000 KB that no diff can shrink, new at every render.
 	app.fragment = (url, n) => url.startsWith('/list') ? list(n)
+		: url.startsWith('/same') ? '<p>the same at every render</p>'
 		: url.startsWith('/big') ? crypto.randomBytes(500 * 1024).toString('hex') : undefined;
 	const pushd = await startPushd({ port, flags: ['--app', app.address, ...flags] });
 	t.after(() => pushd.stop());
@@ -66,6 +67,27 @@ test('a client holding the previous fragment gets a diff that applies; a reconne
 	await v1.waitMessage('the next bare fragment', (x) => x === list(5), { timeout: 10000 });
 	await c.waitHtml('/list', '/list', (h) => h === list(5), { timeout: 10000 });
 	assert.equal(c.frames.at(-1).kind, 'D');
+	assert.deepEqual(c.bad, []);
+});
+
+test('a render equal to what a v2 client holds sends it nothing; a v1 client still gets it', async (t) => {
+	const port = BASE_PORT + 7;
+	const { app, keep } = await setup(t, port);
+	const c = keep(await connectV2([['/same']], { port }));
+	await c.waitHtml('/same', '/same', (h) => h === '<p>the same at every render</p>');
+	const v1 = keep(await connect('/same', { port }));
+	const first = await v1.waitMessage('the bare fragment', (x) => x.startsWith('<p>'));
+	await settle(port);
+	const m0 = await metrics(port);
+	const renders = app.renders.get('/same');
+	notify('/same');
+	// Both clients are in one group: by the time the v1 client has the
+	// new render, pushd has decided for the v2 client too.
+	await v1.waitMessage('the second render', (x) => x.startsWith('<p>'), { from: first.index + 1, timeout: 10000 });
+	assert.equal(app.renders.get('/same'), renders + 1, 'the notify rendered once');
+	const m1 = await metrics(port);
+	assert.equal(delta(m1, m0, 'keycast_frames_unchanged_total'), 1);
+	assert.deepEqual(c.frames.map((f) => f.kind), ['F'], 'no frame for an unchanged render');
 	assert.deepEqual(c.bad, []);
 });
 
