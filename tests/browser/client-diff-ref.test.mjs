@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { launch, ROOT } from './helpers.mjs';
 import { applyOps, version } from '../lib/diff-ref.mjs';
+import { rng } from '../lib/rng.mjs';
 
 let browser, page;
 before(async () => {
@@ -17,16 +18,6 @@ before(async () => {
 	await page.addScriptTag({ path: path.join(ROOT, 'static/keycast.js') });
 });
 after(async () => { await browser?.close(); });
-
-// mulberry32: seeded, so a failure names a case that can be replayed.
-function rng(seed) {
-	return (n) => {
-		seed = (seed + 0x6d2b79f5) | 0;
-		let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-		return (((t ^ (t >>> 14)) >>> 0) % n);
-	};
-}
 
 const PIECES = ['<li>', '</li>\n', '<b>', '</b>', 'x', '\n', '<p class="q">', '>', '"', '\\',
 	'\t', 'café', '€', '😀', '\u2028', '\u0001'];

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyOps, receive, units, version } from '../lib/diff-ref.mjs';
+import { rng } from '../lib/rng.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIFF_OK = 0;
@@ -48,16 +49,6 @@ function encodeAll(bin, pairs) {
 	}
 	assert.equal(res.length, pairs.length, 'one answer per pair');
 	return res;
-}
-
-// mulberry32: seeded, so a failure names a pair that can be replayed.
-function rng(seed) {
-	return (n) => {
-		seed = (seed + 0x6d2b79f5) | 0;
-		let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-		return (((t ^ (t >>> 14)) >>> 0) % n);
-	};
 }
 
 const PIECES = ['<li>', '</li>\n', '<b>', '</b>', 'x', 'yy', '\n', '<p class="q">', '</p>',

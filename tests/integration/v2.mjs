@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { env } from './lib.mjs';
-import { Client } from './ws.mjs';
+import { Client, opened } from './ws.mjs';
 import { version, applyOps, parseFrame } from '../lib/diff-ref.mjs';
 
 export { version };
@@ -79,13 +79,5 @@ export function connectV2(pairs, { port = env.pushdPort, headers, deflate = fals
 		origin: `http://127.0.0.1:${port}`, handshakeTimeout: timeout, headers,
 		perMessageDeflate: deflate ? { threshold: 0 } : false,
 	});
-	const client = new V2Client(ws, `v2 ${port}${path}`);
-	return new Promise((resolve, reject) => {
-		ws.once('open', () => resolve(client));
-		ws.once('unexpected-response', (req, res) => {
-			reject(new Error(`${client.label}: handshake answered ${res.statusCode}`));
-			ws.terminate();
-		});
-		ws.once('error', reject);
-	});
+	return opened(new V2Client(ws, `v2 ${port}${path}`));
 }

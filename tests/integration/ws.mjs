@@ -78,7 +78,13 @@ export function connect(key, { url, port = env.pushdPort, origin, label, timeout
 		headers,
 		perMessageDeflate: false,
 	});
-	const client = new Client(ws, label || `ws ${port}${path}`);
+	return opened(new Client(ws, label || `ws ${port}${path}`));
+}
+
+// Resolves with client once its socket is open; rejects with the
+// handshake's status when the upgrade is refused.
+export function opened(client) {
+	const ws = client.ws;
 	return new Promise((resolve, reject) => {
 		ws.once('open', () => resolve(client));
 		ws.once('unexpected-response', (req, res) => {
