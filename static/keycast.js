@@ -1577,15 +1577,25 @@
 			    viewer: document.body.getAttribute("data-viewer") });
 	}
 
-	/* Every root with a data-rt-key and without data-rt-manual. */
+	/* Every root with a data-rt-key and without data-rt-manual, the main
+	 * root first: its pair leads the socket's url, and a scale-out site
+	 * that routes by the first key (nginx's hash $arg_key) keeps a page
+	 * with the other clients of its own key. */
 	function autoStart() {
+		var main = mainRoot(), els;
+
 		announceViewer();
-		document.querySelectorAll("[data-rt-root][data-rt-key]")
-		    .forEach(function (el) {
+		els = Array.prototype.slice.call(
+		    document.querySelectorAll("[data-rt-root][data-rt-key]"));
+		if (main && els.indexOf(main) > 0)
+			els = [main].concat(els.filter(function (el) {
+				return el !== main;
+			}));
+		els.forEach(function (el) {
 			if (!el.hasAttribute("data-rt-manual") &&
 			    !(conn && conn.rootOf(el)))
 				start({ root: el });
-		    });
+		});
 	}
 
 	/* keycast.mjs imports this file and exports start's Promise; the

@@ -23,12 +23,12 @@ after(async () => {
 });
 
 const closedCode = (page) => page.evaluate(() =>
-	document.querySelector('[data-rt-root]').getAttribute('data-rt-closed'));
+	document.querySelector('main [data-rt-root]').getAttribute('data-rt-closed'));
 
 // Starts the page's client by hand with the root's settings set first.
 function start(page, { key = '/counter', url = '/counter', ...attrs } = {}) {
 	return page.evaluate(({ key, url, attrs }) => {
-		const root = document.querySelector('[data-rt-root]');
+		const root = document.querySelector('main [data-rt-root]');
 		for (const [k, v] of Object.entries(attrs))
 			root.setAttribute(k, v);
 		window.initRealtimeClient({ key, url, root });
@@ -71,7 +71,7 @@ test('an invalid key ends in the closed state ("live updates off") and the clien
 	try {
 		await p.waitForFunction(() => typeof window.initRealtimeClient === 'function');
 		await start(p, { key: bad, 'data-rt-give-up': '3' });
-		await p.waitForFunction(() => document.querySelector('[data-rt-root]')
+		await p.waitForFunction(() => document.querySelector('main [data-rt-root]')
 			.hasAttribute('data-rt-closed'), null, { timeout: 15000, polling: 20 });
 		assert.equal(await closedCode(p), want);
 		assert.equal(await rtState(p), 'offline');
@@ -91,7 +91,7 @@ test('a url the app cannot render (close 1011) is retried a bounded number of ti
 		// GET /api/counter/increment is 405: pushd closes with 1011.
 		await start(p, { url: '/api/counter/increment', 'data-rt-give-up': '3',
 			'data-rt-long-retry': '0.5' });
-		await p.waitForFunction(() => document.querySelector('[data-rt-root]')
+		await p.waitForFunction(() => document.querySelector('main [data-rt-root]')
 			.hasAttribute('data-rt-closed'), null, { timeout: 15000, polling: 20 });
 		assert.equal(await closedCode(p), '1011');
 		assert.deepEqual(await p.evaluate(() => window.__kcCloses), [1011, 1011, 1011]);
@@ -111,7 +111,7 @@ test('pushd down since the page loaded: attempts back off and stop; "online" sta
 		p = await open(browser, '/counter', { live: false, setup: manualRoot });
 		await p.waitForFunction(() => typeof window.initRealtimeClient === 'function');
 		await start(p, { 'data-rt-give-up': '4' });
-		await p.waitForFunction(() => document.querySelector('[data-rt-root]')
+		await p.waitForFunction(() => document.querySelector('main [data-rt-root]')
 			.hasAttribute('data-rt-closed'), null, { timeout: 20000, polling: 20 });
 		assert.equal(await closedCode(p), '1006');
 		assert.equal(await noMoreAttempts(p, 2000), 4);
@@ -137,7 +137,7 @@ test('a frozen pushd: the client leaves "live" after two missed heartbeats, time
 	try {
 		// A 1 s heartbeat (pushd's own is 25 s): silence for 3 s means dead.
 		await p.evaluate(() => {
-			const root = document.querySelector('[data-rt-root]');
+			const root = document.querySelector('main [data-rt-root]');
 			root.setAttribute('data-rt-heartbeat', '1');
 			root.setAttribute('data-rt-connect-timeout', '2');
 		});
@@ -153,7 +153,7 @@ test('a frozen pushd: the client leaves "live" after two missed heartbeats, time
 		assert.match(await statusText(p), /reconnecting/);
 		process.kill(pid, 'SIGCONT');
 		frozen = false;
-		await p.evaluate(() => document.querySelector('[data-rt-root]')
+		await p.evaluate(() => document.querySelector('main [data-rt-root]')
 			.removeAttribute('data-rt-heartbeat'));
 		await waitState(p, 'live', 20000);
 		await bumpAndSee(p);
@@ -170,7 +170,7 @@ test('a frozen pushd: the client leaves "live" after two missed heartbeats, time
 test('every frame counts as a sign of life; an empty frame (the heartbeat) changes nothing', async () => {
 	const p = await open(browser, '/counter', { setup: countSockets });
 	try {
-		await p.evaluate(() => document.querySelector('[data-rt-root]')
+		await p.evaluate(() => document.querySelector('main [data-rt-root]')
 			.setAttribute('data-rt-heartbeat', '2'));
 		await bumpAndSee(p);	// re-armed: 6 s of silence would be too much
 		// Frames every ~0.5 s for 9 s: no silence, no reconnect.
@@ -181,13 +181,13 @@ test('every frame counts as a sign of life; an empty frame (the heartbeat) chang
 		}
 		assert.equal(await socketsMade(p), 1, 'the same socket all along');
 		assert.equal(await rtState(p), 'live');
-		await p.evaluate(() => document.querySelector('[data-rt-root]')
+		await p.evaluate(() => document.querySelector('main [data-rt-root]')
 			.removeAttribute('data-rt-heartbeat'));
 		await bumpAndSee(p);
 		// pushd's heartbeat is an empty text frame, delivered through the
 		// client's own socket handler.
 		const r = await p.evaluate(() => {
-			const root = document.querySelector('[data-rt-root]');
+			const root = document.querySelector('main [data-rt-root]');
 			const html = root.innerHTML;
 			let updates = 0;
 			root.addEventListener('keycast:update', () => updates++);

@@ -115,12 +115,12 @@ export async function open(browser, urlPath, { js = true, live = js, viewport, s
 
 export function waitState(page, state, timeout = 5000) {
 	return page.waitForFunction(
-		(s) => document.querySelector('[data-rt-root]')?.getAttribute('data-rt-state') === s,
+		(s) => document.querySelector('main [data-rt-root]')?.getAttribute('data-rt-state') === s,
 		state, { timeout, polling: 20 });
 }
 
 export const rtState = (page) =>
-	page.evaluate(() => document.querySelector('[data-rt-root]').getAttribute('data-rt-state'));
+	page.evaluate(() => document.querySelector('main [data-rt-root]').getAttribute('data-rt-state'));
 
 // For open()'s setup: marks every realtime root data-rt-manual before the
 // deferred keycast.js runs (so the page calls initRealtimeClient itself), and

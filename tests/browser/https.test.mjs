@@ -46,12 +46,12 @@ test('https: sign in, a Secure cookie, live updates over wss:', async () => {
 
 		// Someone else posts (over http): the https page shows it live.
 		await apiOk(`/api/chat/${r}/messages`, { text: 'pushed over wss' }, other);
-		await page.waitForFunction(() => document.querySelector('[data-rt-root]').textContent.includes('pushed over wss'),
+		await page.waitForFunction(() => document.querySelector('main [data-rt-root]').textContent.includes('pushed over wss'),
 			null, { timeout: 10000, polling: 10 });
 		// And its own post, through keycast.js's fetch over https.
 		await page.fill('[data-rt-root] input[name=text]', 'posted over https');
 		await page.press('[data-rt-root] input[name=text]', 'Enter');
-		await page.waitForFunction(() => document.querySelector('[data-rt-root]').textContent.includes('posted over https'),
+		await page.waitForFunction(() => document.querySelector('main [data-rt-root]').textContent.includes('posted over https'),
 			null, { timeout: 10000, polling: 10 });
 		assert.equal(sockets.length, 1, 'one socket');
 		assert.deepEqual(errors, []);

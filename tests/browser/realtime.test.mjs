@@ -186,11 +186,11 @@ test('data-rt-manual: no auto-start; initRealtimeClient({ key, url, root }) wire
 	try {
 		await p.waitForFunction(() => typeof window.initRealtimeClient === 'function', null, { timeout: 5000 });
 		assert.equal(await p.evaluate(() =>
-			document.querySelector('[data-rt-root]').hasAttribute('data-rt-state')), false);
+			document.querySelector('main [data-rt-root]').hasAttribute('data-rt-state')), false);
 		assert.equal(p.rec.sockets.length, 0, 'no socket before the call');
 		const c = await p.evaluate(() => {
 			const cl = window.initRealtimeClient({ key: '/counter', url: '/counter',
-				root: document.querySelector('[data-rt-root]') });
+				root: document.querySelector('main [data-rt-root]') });
 			return { key: cl.key, url: cl.url };
 		});
 		assert.deepEqual(c, { key: '/counter', url: '/counter' });

@@ -115,7 +115,7 @@ test('a url the app refuses (not its key\'s: 4403) closes and the client does no
 		});
 		assert.equal(n, 1, 'the hand-wired client made no root of its own');
 		await page.waitForFunction(() =>
-			document.querySelector('[data-rt-root]').getAttribute('data-rt-closed') === '4403',
+			document.querySelector('main [data-rt-root]').getAttribute('data-rt-closed') === '4403',
 		null, { timeout: 5000, polling: 20 });
 		assert.equal(await rtState(page), 'offline');
 		// The first socket, the hand-wired root's, and the header's root

@@ -23,7 +23,7 @@ function withChatRoot(roomName) {
 	return async (context) => {
 		await context.addInitScript((r) => {
 			new MutationObserver((_, mo) => {
-				const main = document.querySelector('[data-rt-root]');
+				const main = document.querySelector('main [data-rt-root]');
 				if (main && main.parentNode) {
 					const el = document.createElement('div');
 					el.setAttribute('data-rt-root', '');
@@ -58,16 +58,17 @@ test('two roots on one socket: each updates alone, a notify of one leaves the ot
 		assert.equal(p.rec.sockets.length, 1, 'one WebSocket for both roots');
 		const q = new URL(p.rec.sockets[0].url()).searchParams;
 		assert.equal(q.get('v'), '2');
-		// and the layout's header root (key global)
+		// The page's own root first, then the others in document order:
+		// the layout's header root (key global), then the chat's.
 		assert.deepEqual([q.getAll('key'), q.getAll('url')],
-			[['/counter', `/chat/${r}`, 'global'], ['/counter', `/chat/${r}`, '/live/today']]);
+			[['/counter', 'global', `/chat/${r}`], ['/counter', '/live/today', `/chat/${r}`]]);
 		assert.ok(frames.in.some((f) => f.startsWith(`F `) && f.split('\n')[0].endsWith(` /chat/${r} /chat/${r}`)),
 			'a full frame named the chat root');
 
 		// Count every change of each root from now on.
 		await p.evaluate(() => {
 			window.__kcMut = { main: 0, second: 0 };
-			for (const [name, el] of [['main', document.querySelector('[data-rt-root]:not(#second)')],
+			for (const [name, el] of [['main', document.querySelector('main [data-rt-root]:not(#second)')],
 				['second', document.getElementById('second')]])
 				new MutationObserver((l) => { window.__kcMut[name] += l.length; })
 					.observe(el, { subtree: true, childList: true, attributes: true, characterData: true });
@@ -128,7 +129,7 @@ test('keycast.mjs through nginx: initRealtimeClient resolves on the first fragme
 			.then((m) => m.initRealtimeClient({ key: '/no-such-page', url: '/no-such-page' }))
 			.then(() => null, (e) => ({ code: e.code, reason: e.reason })));
 		assert.deepEqual(err, { code: 4403, reason: '/no-such-page: url does not belong to key' });
-		assert.equal(await p.$eval('[data-rt-root]', (e) => e.getAttribute('data-rt-closed')), '4403');
+		assert.equal(await p.$eval('main [data-rt-root]', (e) => e.getAttribute('data-rt-closed')), '4403');
 		assert.equal(await p.evaluate(() => window.__kcSockets.length), 2);
 		assert.equal(await p.evaluate(() => window.__kcSockets[0].readyState), 3, 'the first socket closed');
 		assert.deepEqual(p.rec.errors, []);

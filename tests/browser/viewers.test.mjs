@@ -63,11 +63,11 @@ async function browserAs(token) {
 }
 
 const rootHas = (page, text) => page.waitForFunction(
-	(t) => document.querySelector('[data-rt-root]').textContent.includes(t),
+	(t) => document.querySelector('main [data-rt-root]').textContent.includes(t),
 	text, { timeout: 10000, polling: 10 });
 
 const rootCount = (page, sel) => page.evaluate(
-	(s) => document.querySelector('[data-rt-root]').querySelectorAll(s).length, sel);
+	(s) => document.querySelector('main [data-rt-root]').querySelectorAll(s).length, sel);
 
 // Delete buttons the viewer can see (the app may send them hidden and show
 // the viewer's own ones by CSS outside the root).
@@ -90,7 +90,7 @@ async function signOut(page) {
 const closes = (page) => page.evaluate(() => window.__vcCloses);
 const socketsMade = (page) => page.evaluate(() => window.__vcSockets);
 const closedAttr = (page) => page.evaluate(() =>
-	document.querySelector('[data-rt-root]').getAttribute('data-rt-closed'));
+	document.querySelector('main [data-rt-root]').getAttribute('data-rt-closed'));
 
 // Renders counted until the pages show text: pushd renders before it
 // sends, so once every page has it, the count of this notify is complete.
