@@ -89,7 +89,7 @@ test('two roots, one v2 socket: frames route by (key, url); a frame for one leav
 		await recordEvents(p);
 		const s = await fake.socket(n0 + 1);
 		assert.equal(s.v, '2');
-		assert.deepEqual(s.pairs, [['global', '/live/today'], ['/board', '/board?x=1']]);
+		assert.deepEqual(s.pairs, [['/board', '/board?x=1'], ['global', '/live/today']], 'the page\'s own root first');
 		assert.match(s.extensions, /permessage-deflate/, 'the browser offered permessage-deflate');
 		await until('both roots live', async () => (await attr(p, '#main', 'data-rt-state')) === 'live' &&
 			(await attr(p, HDR, 'data-rt-state')) === 'live');
@@ -319,7 +319,7 @@ test('keycast.js and keycast.mjs on one page: one client, one socket (the guide\
 	try {
 		await p.waitForFunction(() => typeof window.kcInit === 'function');
 		const s = await fake.socket(n0 + 1);
-		assert.deepEqual(s.pairs, [['global', '/live/today'], ['/board', '/both-auto']]);
+		assert.deepEqual(s.pairs, [['/board', '/both-auto'], ['global', '/live/today']]);
 		s.ws.send(full('/board', '/both-auto', BOARD(['b'])));
 		await delay(300);
 		assert.equal(await p.evaluate(() => window.__kcSockets.length), 1, 'one WebSocket');
@@ -342,12 +342,12 @@ test('a pushd from before v2 (bare fragments, the first pair only): the first ro
 	const p = await open('/board');
 	try {
 		const s = await fake.socket(n0 + 1);
-		await until('live', async () => (await attr(p, HDR, 'data-rt-state')) === 'live');
-		// What pushd 1 sends for the first pair (global, /live/today).
-		s.ws.send(TODAY(7));
-		s.ws.send(TODAY(8));
-		await until('the header', async () => (await html(p, HDR)) === TODAY(8));
-		assert.equal(await html(p, '#main'), 'loading', 'the other root waits');
+		await until('live', async () => (await attr(p, '#main', 'data-rt-state')) === 'live');
+		// What pushd 1 sends for the first pair: the page's own (/board).
+		s.ws.send('<p>board 7</p>');
+		s.ws.send('<p>board 8</p>');
+		await until('the page\'s root', async () => (await html(p, '#main')) === '<p>board 8</p>');
+		assert.notEqual(await html(p, HDR), '<p>board 8</p>', 'the header root waits');
 		assert.deepEqual(s.received, []);
 		assert.deepEqual(p.rec.warnings.filter((w) => /keycast/.test(w)), []);
 		assert.deepEqual(p.rec.errors, []);
