@@ -1,7 +1,7 @@
 /* What the links of keycast-pushd --check share: the run's state and the
- * report line. check.c runs the links in order; each lives in the file
- * of what it talks to (check_pg.c, check_app.c, check_ws.c,
- * check_keys.c) and reports one line, or one per root or key. */
+ * report line (check_report.c). check.c runs the links in order; each
+ * lives in the file of what it talks to (check_pg.c, check_app.c,
+ * check_ws.c, check_keys.c) and reports one line, or one per root or key. */
 #ifndef KC_CHECK_LINKS_H
 #define KC_CHECK_LINKS_H
 #include <stddef.h>
