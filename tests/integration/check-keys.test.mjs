@@ -35,13 +35,14 @@ test('--check http://HOST:PORT/PATH lists the page\'s realtime root, its url def
 	t.after(() => pushd.stop());
 	let r = await check(`${env.httpBase}/counter`, ['--listen', `127.0.0.1:${PORT}`]);
 	assert.equal(r.lines.page?.state, 'ok', r.out);
-	// The layout's header holds a second root: today's messages (key global).
-	assert.match(r.lines.page.text, /has 2 realtime roots: key \/counter url \/counter; key global url \/live\/today$/, r.out);
+	// The layout's header (before main) holds a second root: today's
+	// messages (key global). Roots are listed in document order.
+	assert.match(r.lines.page.text, /has 2 realtime roots: key global url \/live\/today; key \/counter url \/counter$/, r.out);
 	assert.equal(r.lines['key /counter']?.state, 'ok', r.out);
 	assert.equal(r.code, 0, r.out);
 
 	r = await check(`${env.httpBase}/counter?from=${run}`, ['--listen', `127.0.0.1:${PORT}`]);
-	assert.match(r.lines.page?.text, new RegExp(`has 2 realtime roots: key /counter url /counter\\?from=${run}; key global url /live/today$`), r.out);
+	assert.match(r.lines.page?.text, new RegExp(`has 2 realtime roots: key global url /live/today; key /counter url /counter\\?from=${run}$`), r.out);
 	// The render and the upgrade use the page's key, not the url.
 	assert.match(r.lines.render?.text, new RegExp(`rendered /counter\\?from=${run} \\(key /counter\\)`), r.out);
 });

@@ -29,7 +29,8 @@ function bars(html) {
 		.map((m) => ({ option: Number(m[1]), votes: Number(m[2]), percent: Number(m[3]), width: Number(m[4]) }));
 }
 
-const rtKey = (html) => /<div data-rt-root data-rt-key="([^"]*)"/.exec(html)?.[1];
+// The page's own root: the one without data-rt-url (the header's has one).
+const rtKey = (html) => /<div data-rt-root data-rt-key="([^"]*)">/.exec(html)?.[1];
 
 let poll;
 before(() => { poll = makePoll('Tea or coffee?', ['Tea', 'Coffee', 'Water']); });
