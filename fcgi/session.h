@@ -26,5 +26,9 @@ int	sess_from_cookie(const char *header, char hash[SESS_HASH_HEX + 1]);
 int	sess_pw_hash(const char *pw, char out[SESS_PW_HASH_MAX]);
 /* 1 when pw matches hash, else 0. */
 int	sess_pw_check(const char *hash, const char *pw);
+/* For a name with no account: costs what sess_pw_check costs (a check
+ * against a hash made once per process) and returns 0, so a failed
+ * sign-in takes as long whether or not the name exists. */
+int	sess_pw_check_none(const char *pw);
 
 #endif

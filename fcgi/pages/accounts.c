@@ -292,7 +292,8 @@ post_signin(struct req *rq, struct resp *rs)
 	rc = app_query(rq, &stmts[ACCT_USER], params, &r);
 	if (rc != DB_OK)
 		return app_db_error(rq, rs, rc);
-	ok = PQntuples(r) == 1 && sess_pw_check(PQgetvalue(r, 0, 1), pw);
+	ok = PQntuples(r) == 1 ? sess_pw_check(PQgetvalue(r, 0, 1), pw) :
+	    sess_pw_check_none(pw);
 	if (ok)
 		snprintf(uid, sizeof(uid), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
