@@ -18,6 +18,7 @@
 #define FAIL_PER_ADDR	20
 #define FAIL_PER_NAME	5
 #define FAIL_WINDOW_S	300
+#define SESSION_IDLE_DAYS 30
 
 #define X(name) extern const struct feature feature_##name;
 KC_FEATURES(X)
@@ -176,6 +177,7 @@ app_init(struct app *app, const char *template_dir, const char *conninfo,
 	app->fail_per_addr = FAIL_PER_ADDR;
 	app->fail_per_name = FAIL_PER_NAME;
 	app->fail_window_s = FAIL_WINDOW_S;
+	app->session_idle_days = SESSION_IDLE_DAYS;
 	return 0;
 fail:
 	tpl_set_free(app->tpl);

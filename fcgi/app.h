@@ -22,6 +22,8 @@ struct app {
 	int			 fail_per_addr;	/* failed sign-ins per client */
 	int			 fail_per_name;	/* and per account, */
 	int			 fail_window_s;	/* within this many seconds */
+	int			 session_idle_days; /* a session unused this long
+						   ends */
 };
 
 /* The registered features, in fcgi/pages/features.h's order (static). */

@@ -74,7 +74,7 @@ struct worker {
 static struct {
 	const char	*listen, *db, *templates, *log_file;
 	unsigned long	 workers, idle_ms, stmt_ms, lock_ms;
-	unsigned long	 fail_name, fail_addr, fail_window_s;
+	unsigned long	 fail_name, fail_addr, fail_window_s, session_idle;
 	int		 level;
 } o;
 
@@ -104,6 +104,10 @@ FLAG_ROW("signin-failures", "N", FLAG_UINT, 1, 1000000, "5", &o.fail_name,
 FLAG_ROW("signin-failures-per-addr", "N", FLAG_UINT, 1, 1000000, "20",
     &o.fail_addr, "failed sign-ins per client address\n"
     "(REMOTE_ADDR) within the window (default {})"),
+FLAG_ROW("session-idle", "DAYS", FLAG_UINT, 1, 3650, "30", &o.session_idle,
+    "a session not used for this many days ends: its\n"
+    "cookie signs in no more and its sockets close 4401\n"
+    "(default {})"),
 FLAG_ROW("signin-window", "S", FLAG_UINT, 1, 86400, "300", &o.fail_window_s,
     "the window of the two limits above, in seconds\n"
     "(default {})"),
@@ -712,6 +716,7 @@ main(int argc, char **argv)
 	app.fail_per_name = (int)o.fail_name;
 	app.fail_per_addr = (int)o.fail_addr;
 	app.fail_window_s = (int)o.fail_window_s;
+	app.session_idle_days = (int)o.session_idle;
 	if (FCGX_Init() != 0) {
 		log_error("cannot initialise libfcgi");
 		return 1;

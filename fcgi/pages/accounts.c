@@ -20,19 +20,26 @@
 #define PW_MAX		256
 
 enum {
-	ACCT_VIEWER, ACCT_TOUCH, ACCT_SIGNUP, ACCT_USER, ACCT_SESSION_NEW,
+	ACCT_VIEWER, ACCT_TOUCH, ACCT_EXPIRE, ACCT_SIGNUP, ACCT_USER, ACCT_SESSION_NEW,
 	ACCT_SESSION_END, ACCT_FAILURES, ACCT_FAIL, ACCT_FAIL_CLEAR, ACCT_NSTMTS
 };
 
 static const struct db_stmt stmts[ACCT_NSTMTS] = {
 	/* Reading who it is writes nothing (a read-only server can serve
-	 * it); last_seen is written when 5 minutes old (acct_touch). */
+	 * it); last_seen is written when 5 minutes old (acct_touch), and a
+	 * session unused for --session-idle days is deleted (acct_expire). */
 	[ACCT_VIEWER] = { "acct_viewer",
 	  "SELECT u.id, u.name, u.role, s.last_seen < now() - interval "
-	  "'5 minutes' FROM sessions s JOIN users u ON u.id = s.user_id "
-	  "WHERE s.token_hash = $1", 1 },
+	  "'5 minutes', s.last_seen <= now() - make_interval(days => $2::int) "
+	  "FROM sessions s JOIN users u ON u.id = s.user_id "
+	  "WHERE s.token_hash = $1", 2 },
 	[ACCT_TOUCH] = { "acct_touch",
 	  "UPDATE sessions SET last_seen = now() WHERE token_hash = $1", 1 },
+	/* A session idle past --session-idle: its row goes, and the
+	 * trigger of sql/005_accounts.sql revokes its sockets. */
+	[ACCT_EXPIRE] = { "acct_expire",
+	  "DELETE FROM sessions WHERE token_hash = $1 AND "
+	  "last_seen <= now() - make_interval(days => $2::int)", 2 },
 	[ACCT_SIGNUP] = { "acct_signup",
 	  "INSERT INTO users (name, pw_hash) VALUES ($1, $2) "
 	  "ON CONFLICT (lower(name)) DO NOTHING RETURNING id", 2 },
@@ -60,10 +67,10 @@ static const struct db_stmt stmts[ACCT_NSTMTS] = {
 static int
 viewer_from_cookie(struct req *rq)
 {
-	char hash[SESS_HASH_HEX + 1];
-	const char *params[1];
+	char hash[SESS_HASH_HEX + 1], idle[16];
+	const char *params[2];
 	PGresult *r;
-	int rc, touch = 0;
+	int rc, touch = 0, expired = 0;
 
 	memset(&rq->viewer, 0, sizeof(rq->viewer));
 	rc = sess_from_cookie(rq->cookie, hash);
@@ -73,11 +80,15 @@ viewer_from_cookie(struct req *rq)
 	if (rc < 0)
 		return DB_OK;
 	rq->viewer.session = arena_strdup(rq->arena, hash);
+	snprintf(idle, sizeof(idle), "%d", rq->app->session_idle_days);
 	params[0] = hash;
+	params[1] = idle;
 	rc = app_query(rq, &stmts[ACCT_VIEWER], params, &r);
 	if (rc != DB_OK)
 		return rc;
-	if (PQntuples(r) == 1) {
+	if (PQntuples(r) == 1)
+		expired = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
+	if (PQntuples(r) == 1 && !expired) {
 		rq->viewer.id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		rq->viewer.name = arena_strdup(rq->arena, PQgetvalue(r, 0, 1));
 		rq->viewer.moderator = strcmp(PQgetvalue(r, 0, 2),
@@ -88,6 +99,8 @@ viewer_from_cookie(struct req *rq)
 	PQclear(r);
 	/* Best effort: a failure (logged) must not refuse the page. */
 	if (touch && app_query(rq, &stmts[ACCT_TOUCH], params, &r) == DB_OK)
+		PQclear(r);
+	if (expired && app_query(rq, &stmts[ACCT_EXPIRE], params, &r) == DB_OK)
 		PQclear(r);
 	return DB_OK;
 }

@@ -176,6 +176,25 @@ describe('sign-out', () => {
 		assert.equal((await request(env.httpBase, '/chat/lobby', { headers: as(live) })).headers.get('set-cookie'), null);
 	});
 
+	test('a session unused for --session-idle days (30) ends: signed out, its row gone, its sockets revoked', async () => {
+		const idle = await signUp('ac-idle');
+		const recent = await signUp('ac-recent');
+		psql(`UPDATE sessions SET last_seen = now() - interval '30 days 1 minute' WHERE user_id = ${idle.id}`);
+		psql(`UPDATE sessions SET last_seen = now() - interval '29 days' WHERE user_id = ${recent.id}`);
+		const revokes = await listen('keycast_revoke');
+		try {
+			await revokes.sync();
+			assert.equal(await signedInAs(idle.cookie), null, 'an idle session signs in no more');
+			assert.equal(psql(`SELECT count(*) FROM sessions WHERE user_id = ${idle.id}`).trim(), '0');
+			assert.deepEqual(await revokes.sync(), [`session:${idle.hash}`]);
+			assert.equal(await signedInAs(recent.cookie), recent.name, 'a session used 29 days ago still works');
+			assert.equal(psql(`SELECT last_seen > now() - interval '1 minute' FROM sessions WHERE user_id = ${recent.id}`).trim(), 't',
+				'and its use keeps it alive');
+		} finally {
+			await revokes.close();
+		}
+	});
+
 	test('DELETE FROM sessions in psql revokes too (the trigger, not the app)', async () => {
 		const user = await signUp('ac-psql');
 		const revokes = await listen('keycast_revoke');
