@@ -1,0 +1,45 @@
+// A hostile second look at the FastCGI app and its features: each test
+// names a defect it caught (see the commit that added it).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { env, request, psql, listen } from './lib.mjs';
+
+const run = Date.now().toString(36);
+
+// A new poll with these option labels; { id, options: [ids] }.
+function makePoll(question, labels) {
+	const id = Number(psql(`INSERT INTO poll (question) VALUES ('${question} ${run}') RETURNING id`));
+	const options = labels.map((l) => Number(psql(
+		`INSERT INTO poll_option (poll_id, label) VALUES (${id}, '${l}') RETURNING id`)));
+	return { id, options };
+}
+
+describe('sql/007_poll.sql notifies every change the poll page shows', () => {
+	let listener;
+	before(async () => { listener = await listen('keycast'); });
+	after(() => listener?.close());
+
+	test('a question edited in psql notifies its poll', async () => {
+		const p = makePoll('Edited?', ['A']);
+		await listener.sync();
+		psql(`UPDATE poll SET question = 'Edited! ${run}' WHERE id = ${p.id}`);
+		assert.deepEqual(await listener.sync(), [`/poll/${p.id}`]);
+	});
+
+	test('a poll deleted in psql, even one without options, notifies its key', async () => {
+		const p = makePoll('Gone?', []);
+		await listener.sync();
+		psql(`DELETE FROM poll WHERE id = ${p.id}`);
+		assert.deepEqual(await listener.sync(), [`/poll/${p.id}`]);
+	});
+
+	test('TRUNCATE vote notifies the polls whose bars it empties', async () => {
+		const p = makePoll('Truncated?', ['A']);
+		psql(`INSERT INTO vote (poll_id, option_id) VALUES (${p.id}, ${p.options[0]})`);
+		await listener.sync();
+		psql('TRUNCATE vote');
+		assert.ok((await listener.sync()).includes(`/poll/${p.id}`), 'TRUNCATE vote notified nothing');
+		const res = await request(env.httpBase, `/poll/${p.id}`);
+		assert.match(res.body, /<span id="poll-total">0<\/span>/);
+	});
+});
