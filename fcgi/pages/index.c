@@ -7,12 +7,14 @@
 
 #include "keycast.h"
 
-enum { INDEX_SUMMARY, INDEX_NSTMTS };
+enum { INDEX_ROOMS, INDEX_COUNTER, INDEX_NSTMTS };
 
 static const struct db_stmt stmts[INDEX_NSTMTS] = {
-	[INDEX_SUMMARY] = { "index_summary",
-	  "SELECT name, messages, (SELECT value FROM counters WHERE "
-	  "name = 'global') FROM index_rooms", 0 },
+	[INDEX_ROOMS] = { "index_rooms",
+	  "SELECT name, messages FROM index_rooms", 0 },
+	/* Apart from the rooms: the counter shows even when none is listed. */
+	[INDEX_COUNTER] = { "index_counter",
+	  "SELECT value FROM counters WHERE name = 'global'", 0 },
 };
 
 static int
@@ -23,7 +25,12 @@ page_index(struct req *rq, struct resp *rs)
 	PGresult *r;
 	int i, rc;
 
-	if ((rc = app_query(rq, &stmts[INDEX_SUMMARY], NULL, &r)) != DB_OK)
+	if ((rc = app_query(rq, &stmts[INDEX_COUNTER], NULL, &r)) != DB_OK)
+		return app_db_error(rq, rs, rc);
+	tpl_put(a, ctx, "counter", tpl_str(a, PQntuples(r) > 0 ?
+	    PQgetvalue(r, 0, 0) : "0"));
+	PQclear(r);
+	if ((rc = app_query(rq, &stmts[INDEX_ROOMS], NULL, &r)) != DB_OK)
 		return app_db_error(rq, rs, rc);
 	for (i = 0; i < PQntuples(r); i++) {
 		struct tpl_val *room = tpl_map(a);
@@ -34,8 +41,6 @@ page_index(struct req *rq, struct resp *rs)
 		    strcmp(PQgetvalue(r, i, 1), "1") == 0));
 		tpl_push(a, rooms, room);
 	}
-	tpl_put(a, ctx, "counter", tpl_str(a, PQntuples(r) > 0 &&
-	    !PQgetisnull(r, 0, 2) ? PQgetvalue(r, 0, 2) : "0"));
 	tpl_put(a, ctx, "rooms", rooms);
 	PQclear(r);
 	return app_page(rq, rs, "keycast", "global", "index", ctx);

@@ -43,3 +43,21 @@ describe('sql/007_poll.sql notifies every change the poll page shows', () => {
 		assert.match(res.body, /<span id="poll-total">0<\/span>/);
 	});
 });
+
+describe('fcgi/pages/index.c', () => {
+	test('the counter shows its value when no public room is listed', async () => {
+		const hidden = psql('UPDATE rooms SET private = true WHERE NOT private RETURNING id')
+			.split('\n').filter(Boolean);
+		try {
+			psql("INSERT INTO counters (name, value) VALUES ('global', 0) ON CONFLICT (name) DO NOTHING");
+			const value = psql("UPDATE counters SET value = value + 7 WHERE name = 'global' RETURNING value");
+			assert.notEqual(value, '0');
+			const res = await request(env.httpBase, '/');
+			assert.equal(res.status, 200);
+			assert.match(res.body, new RegExp(`id="index-counter">${value}<`));
+		} finally {
+			if (hidden.length > 0)
+				psql(`UPDATE rooms SET private = false WHERE id IN (${hidden.join(',')})`);
+		}
+	});
+});
