@@ -128,7 +128,9 @@ chat_access(struct req *rq, const char *room, struct room_access *ra)
 		ra->view = "moderator";
 	else
 		ra->view = "user";
-	if (ra->private && !member && ra->owner != v->id) {
+	/* (A private room whose owner was deleted has owner 0, as has an
+	 * anonymous viewer: it is nobody's own.) */
+	if (ra->private && !member && (ra->owner == 0 || ra->owner != v->id)) {
 		ra->deny = v->id == 0 ? 401 : 403;
 		ra->reason = v->id == 0 ? "sign in to see this room" :
 		    "not a member";

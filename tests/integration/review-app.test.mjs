@@ -2,7 +2,7 @@
 // names a defect it caught (see the commit that added it).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { env, request, psql, listen } from './lib.mjs';
+import { env, request, postForm, fcgiHttp, psql, listen, signUp, as } from './lib.mjs';
 
 const run = Date.now().toString(36);
 
@@ -59,5 +59,24 @@ describe('fcgi/pages/index.c', () => {
 			if (hidden.length > 0)
 				psql(`UPDATE rooms SET private = false WHERE id IN (${hidden.join(',')})`);
 		}
+	});
+});
+
+describe('fcgi/pages/chat.c: a private room', () => {
+	test('stays closed to anonymous viewers when its owner is deleted', async () => {
+		const owner = await signUp('rv-owner');
+		const room = `rv-orphan-${run}`;
+		assert.equal((await postForm(env.httpBase, '/api/rooms', { room, private: '1' }, { headers: as(owner) })).status, 303);
+		assert.equal((await postForm(env.httpBase, `/api/chat/${room}/messages`, { text: `secret ${run}` }, { headers: as(owner) })).status, 303);
+		psql(`DELETE FROM users WHERE id = ${owner.id}`);
+		assert.equal(psql(`SELECT private::text || ',' || (owner_id IS NULL)::text FROM rooms WHERE name = '${room}'`), 'true,true');
+		const page = await request(env.httpBase, `/chat/${room}`);
+		assert.equal(page.status, 404);
+		assert.doesNotMatch(page.body, new RegExp(`secret ${run}`));
+		const az = await fcgiHttp('GET', `/chat/${room}`, {
+			headers: { Origin: 'http://127.0.0.1' },
+			params: { KEYCAST_AUTHORIZE: `/chat/${room}`, REMOTE_ADDR: '127.0.0.1' },
+		});
+		assert.equal(az.status, 401);
 	});
 });
