@@ -2,8 +2,8 @@
  * the app says whether this viewer may watch url U under key K and which
  * view class it belongs to (docs/protocol.md). A url belongs to exactly
  * one key, the one of the first feature_key whose url pattern it matches
- * (its parameters put into the key pattern), and carries no query, so no
- * socket can make up its own (key, url) groups: anything else is 403
+ * (its parameters put into the key pattern), and carries no query and no
+ * %XX escape, so no socket can make up its own (key, url) groups: anything else is 403
  * (4403), except a url that only answers other methods (an API route),
  * which cannot be rendered: 405 (pushd closes 1011, as when such a render
  * failed before authorize). The tags name what the answer depended on; a
@@ -90,7 +90,10 @@ authz_answer(struct req *rq, struct resp *rs)
 	    rq->arena, &rq->match);
 	if (rc == ROUTE_BAD_METHOD)
 		return deny(rs, 405, "not a page");
-	if (rq->query[0] != '\0' || strchr(rq->uri, '?') != NULL)
+	/* A %XX escape spells a page another way: one more group of the
+	 * same page, as a query would be. */
+	if (rq->query[0] != '\0' || strchr(rq->uri, '?') != NULL ||
+	    strchr(rq->uri, '%') != NULL)
 		return deny(rs, 403, "url does not belong to key");
 	if ((k = key_of(rq, rq->authorize_key)) == NULL)
 		return deny(rs, 403, "url does not belong to key");

@@ -80,3 +80,20 @@ describe('fcgi/pages/chat.c: a private room', () => {
 		assert.equal(az.status, 401);
 	});
 });
+
+describe('fcgi/authorize.c: one url per page, as the query rule intends', () => {
+	// A percent-encoded spelling of a key's url decodes to the same page,
+	// but pushd groups by the url as sent: each spelling would be one more
+	// (key, url) group of --max-urls-per-key, squatted by one socket.
+	for (const [key, url] of [['/chat/lobby', '/chat/lobb%79'], ['/counter', '/c%6Funter'],
+		['/chat/lobby', '/chat/%6cobby'], ['global', '/%2F']]) {
+		test(`key ${key} with url ${url}: 403`, async () => {
+			const res = await fcgiHttp('GET', url, {
+				headers: { Origin: 'http://127.0.0.1' },
+				params: { KEYCAST_AUTHORIZE: key, REMOTE_ADDR: '127.0.0.1' },
+			});
+			assert.equal(res.status, 403, res.body);
+			assert.equal(res.headers['keycast-view'], undefined);
+		});
+	}
+});
