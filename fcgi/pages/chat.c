@@ -156,8 +156,14 @@ chat_authorize(struct req *rq, struct authz *az)
 	az->deny = ra.deny;
 	az->reason = ra.reason;
 	az->view = ra.view;
+	/* A room without a row yet has no id: its name's tag is revoked
+	 * when the row appears (sql/008_room_name_revoke.sql), or a room
+	 * created private would go on showing to whoever watched first. */
 	if (ra.id != 0)
 		az->tags = arena_printf(rq->arena, "room:%lld", ra.id);
+	else
+		az->tags = arena_printf(rq->arena, "room-name:%s",
+		    route_param(&rq->match, "room"));
 	return DB_OK;
 }
 
@@ -455,7 +461,7 @@ static const struct feature_key keys[] = {
 static const char *const templates[] = { "chat", "today", NULL };
 static const char *const migrations[] = { "001_schema.sql", "002_notify.sql",
     "003_room_counts.sql", "004_truncate_notify.sql", "005_accounts.sql",
-    "006_chat.sql", NULL };
+    "006_chat.sql", "008_room_name_revoke.sql", NULL };
 
 const struct feature feature_chat = {
 	.name = "chat",

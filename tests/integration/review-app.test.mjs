@@ -2,6 +2,7 @@
 // names a defect it caught (see the commit that added it).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from './ws.mjs';
 import { env, request, postForm, fcgiHttp, psql, listen, signUp, as } from './lib.mjs';
 
 const run = Date.now().toString(36);
@@ -96,4 +97,22 @@ describe('fcgi/authorize.c: one url per page, as the query rule intends', () => 
 			assert.equal(res.headers['keycast-view'], undefined);
 		});
 	}
+});
+
+describe('fcgi/pages/chat.c + sql: a room made private after a viewer came', () => {
+	test('an anonymous socket on a room name with no room yet is closed when the room is created private', async () => {
+		const owner = await signUp('rv-late');
+		const room = `rv-late-${run}`;
+		const anon = await connect(`/chat/${room}`, { label: 'anon early' });
+		try {
+			await anon.waitMessage('first fragment', () => true, { timeout: 15000 });
+			assert.equal((await postForm(env.httpBase, '/api/rooms', { room, private: '1' }, { headers: as(owner) })).status, 303);
+			assert.equal((await postForm(env.httpBase, `/api/chat/${room}/messages`, { text: `hush ${run}` }, { headers: as(owner) })).status, 303);
+			const close = await anon.waitClose(15000).catch(() => null);
+			assert.ok(!anon.messages.some((m) => m.data.includes(`hush ${run}`)), 'the anonymous socket got the private message');
+			assert.equal(close?.code, 4401, 'the anonymous socket was not refused');
+		} finally {
+			anon.terminate();
+		}
+	});
 });
