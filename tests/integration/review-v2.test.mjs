@@ -3,7 +3,7 @@
 // responder we control (fcgi_app.mjs), with a pushd of its own per test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { env, until, psql } from './lib.mjs';
 import { kc, closeAll, startPushd, rawConnect, OP } from './ws.mjs';
 import { startApp } from './fcgi_app.mjs';
@@ -55,4 +55,27 @@ test('a pair refused on a revoke while another pair still waits for its first an
 	assert.equal(cf.reason, '/sess: session ended');
 	assert.ok(!raw.frames.some((f) => f.opcode === OP.TEXT && f.payload.toString().startsWith('F /sess ')),
 		`no fragment of the revoked pair: ${raw.describe()}`);
+});
+
+test('a revoke of a tag every pair of a socket carries asks each pair once, not once per pair and tag holder', async (t) => {
+	// The pairs' authorizations are linked in a ring; each tagged pair
+	// walked the whole ring, so n tagged pairs (up to 64) cost n * n
+	// queue operations per socket and a log claiming n * n clients.
+	const port = BASE_PORT + 1;
+	const { app, logStart } = await setup(t, port, { flags: ['--log-level', 'debug'] });
+	app.authorize = () => ({ tags: ['group:r2'] });
+	const pairs = [['/ga'], ['/gb'], ['/gc'], ['/gd']];
+	const raw = await rawConnect({ path: v2Path(pairs), port });
+	t.after(() => raw.destroy());
+	await raw.waitFrame('every root', () => raw.texts().filter((x) => x.startsWith('F ')).length === 4, { timeout: 10000 });
+	const before = app.authorizes;
+	psql(`SELECT pg_notify('keycast_revoke', 'group:r2')`);
+	const logPath = `${kc.KC_VAR}/log/pushd-${port}.log`;
+	const line = await until('the revoke logged', () => {
+		const m = readFileSync(logPath, 'utf8').slice(logStart).match(/revoke group:r2: authorizing (\d+) clients again/);
+		return m ? Number(m[1]) : null;
+	}, { timeout: 10000 });
+	assert.equal(line, 4, 'each of the 4 pairs asked once');
+	await until('every pair authorized again', () => app.authorizes >= before + 4, { timeout: 10000 });
+	assert.equal(raw.closeFrame(), undefined, 'still open');
 });
