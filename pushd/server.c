@@ -1054,12 +1054,19 @@ srv_authorized(void *owner, const struct az_answer *a, enum vw_why why)
 
 	if (c->dead)
 		return;
-	if (why == VW_FIRST) {
-		if (c->phase != P_AUTH || r->answered)
-			return;
+	/* While the upgrade waits for its other pairs, an answered pair may
+	 * be asked again (a revoke, a renewal): that answer stands in for
+	 * its first one, so a refusal closes and a new view is the one
+	 * joined. */
+	if (c->phase == P_AUTH && (why == VW_FIRST ? !r->answered :
+	    r->answered)) {
+		int first = !r->answered;
+
 		r->answered = 1;
 		if (a->verdict != AZ_OK) {
 			/* The first refusal closes: its root is named. */
+			if (why == VW_REVOKE)
+				metrics.revoke_closes++;
 			accept_upgrade(c, c->aw->accept);
 			authwait_free(c->aw);
 			c->aw = NULL;
@@ -1077,11 +1084,11 @@ srv_authorized(void *owner, const struct az_answer *a, enum vw_why why)
 			snprintf(c->aw->views[i], sizeof(c->aw->views[i]), "%s",
 			    a->view);
 		}
-		if (--c->nwait == 0)
+		if (first && --c->nwait == 0)
 			open_roots(c, a->view);
 		return;
 	}
-	if (c->phase != P_OPEN || r->m.url == NULL)
+	if (why == VW_FIRST || c->phase != P_OPEN || r->m.url == NULL)
 		return;
 	if (a->verdict != AZ_OK) {
 		if (why == VW_REVOKE)

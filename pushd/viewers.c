@@ -46,6 +46,8 @@ struct vw_client {
 	unsigned		 nrefs;
 	struct vw_client	*ring;		/* the next linked client; c
 						   itself when alone */
+	unsigned long		 revoked;	/* the last revoke that walked
+						   its ring */
 };
 
 struct clist {
@@ -60,6 +62,7 @@ struct vw {
 	unsigned		 max_inflight;
 	unsigned		 inflight;
 	unsigned		 reauth_ms;
+	unsigned long		 revokes;	/* vw_revoke calls, to mark rings */
 	struct clist		 queue;
 	struct clist		 retry;
 	struct vw_client	*all;
@@ -470,11 +473,16 @@ vw_revoke(struct vw *v, const char *t)
 	HASH_FIND_STR(v->tags, t, tg);
 	if (tg == NULL)
 		return;
-	/* want() never calls back nor unlinks refs. */
+	/* want() never calls back nor unlinks refs. A ring is walked once,
+	 * however many of its clients carry the tag. */
+	v->revokes++;
 	for (r = tg->head; r != NULL; r = r->next) {
 		struct vw_client *c = r->c;
 
+		if (c->revoked == v->revokes)
+			continue;
 		do {
+			c->revoked = v->revokes;
 			want(c, VW_REVOKE);
 			n++;
 		} while ((c = c->ring) != r->c);
