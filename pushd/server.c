@@ -922,18 +922,13 @@ static void
 close_root(struct root *r, uint16_t code, const char *why)
 {
 	struct conn *c = r->c;
-	char reason[124];
-	size_t n;
+	char reason[KEY_MAX + 2 + 126];	/* ws_frame_close cuts it to size */
 
 	if (c->more == NULL || r->vw == NULL) {
 		conn_close_ws(c, code, why);
 		return;
 	}
 	snprintf(reason, sizeof(reason), "%s: %s", vw_authz(r->vw)->key, why);
-	n = strlen(reason);
-	if (n == sizeof(reason) - 1)
-		while (n > 0 && ((unsigned char)reason[n] & 0xc0) == 0x80)
-			reason[--n] = '\0';
 	conn_close_ws(c, code, reason);
 }
 

@@ -81,10 +81,17 @@ ws_frame_text_rsv1(const void *payload, size_t n)
 struct ws_frame *
 ws_frame_close(uint16_t code, const char *reason)
 {
-	/* A control frame's payload is at most 125 bytes: 2 for the code. */
+	/* A control frame's payload is at most 125 bytes: 2 for the code.
+	 * A longer reason is cut before the character the cut would split
+	 * (the byte after it continues one): a browser fails a close whose
+	 * reason is not UTF-8, and would never see the code. */
 	size_t rlen = reason != NULL ? strnlen(reason, 123) : 0;
 	unsigned char *p;
-	struct ws_frame *f = frame_alloc(WSLAY_CONNECTION_CLOSE, 2 + rlen, &p);
+	struct ws_frame *f;
+
+	while (rlen > 0 && ((unsigned char)reason[rlen] & 0xc0) == 0x80)
+		rlen--;
+	f = frame_alloc(WSLAY_CONNECTION_CLOSE, 2 + rlen, &p);
 
 	p[0] = (unsigned char)(code >> 8);
 	p[1] = (unsigned char)code;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "common/text.h"
 #include "pushd/ws.h"
 
 static int
@@ -123,6 +124,25 @@ test_frames(void)
 	    "close 1001 with reason");
 	ok(frame_is(ws_frame_close(4404, NULL), close4404, sizeof(close4404)),
 	    "close 4404 without reason");
+	{
+		/* 122 ASCII bytes, then U+00E9 (2 bytes) across the 123-byte
+		 * cut: a browser fails a close whose reason is not UTF-8. */
+		char reason[128];
+
+		memset(reason, 'r', 122);
+		memcpy(reason + 122, "\xc3\xa9tc", 5);
+		f = ws_frame_close(4403, reason);
+		ok(f->len == 2 + 2 + 122 && f->data[1] == 2 + 122 &&
+		    utf8_valid((const char *)f->data + 4, f->len - 4),
+		    "a long close reason is cut before a character, not in it");
+		ws_frame_unref(f);
+		memcpy(reason + 121, "\xc3\xa9tc", 5);
+		f = ws_frame_close(4403, reason);
+		ok(f->len == 2 + 2 + 123 &&
+		    utf8_valid((const char *)f->data + 4, f->len - 4),
+		    "a character that ends at the cut stays");
+		ws_frame_unref(f);
+	}
 
 	memset(big, 'x', 70000);
 	f = ws_frame_text(big, 256);
