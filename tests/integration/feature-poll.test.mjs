@@ -7,17 +7,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { env, webServers, request, postForm, fcgiHttp, psql, pgConnect, listen } from './lib.mjs';
+import { JS, rtKey, makePoll as makeAPoll } from './page-helpers.mjs';
 
-const JS = { 'X-Keycast': '1' }; // what keycast.js sends with a mutation
 const run = Date.now().toString(36);
 
-// A new poll with these option labels; resolves { id, options: [ids] }.
-function makePoll(question, labels) {
-	const id = Number(psql(`INSERT INTO poll (question) VALUES ('${question} ${run}') RETURNING id`));
-	const options = labels.map((l) => Number(psql(
-		`INSERT INTO poll_option (poll_id, label) VALUES (${id}, '${l}') RETURNING id`)));
-	return { id, options };
-}
+const makePoll = (question, labels) => makeAPoll(`${question} ${run}`, labels);
 
 const votes = (poll) => Number(psql(`SELECT count(*) FROM vote WHERE poll_id = ${poll}`));
 const votesFor = (option) => Number(psql(`SELECT count(*) FROM vote WHERE option_id = ${option}`));
@@ -29,8 +23,6 @@ function bars(html) {
 		.map((m) => ({ option: Number(m[1]), votes: Number(m[2]), percent: Number(m[3]), width: Number(m[4]) }));
 }
 
-// The page's own root: the one without data-rt-url (the header's has one).
-const rtKey = (html) => /<div data-rt-root data-rt-key="([^"]*)">/.exec(html)?.[1];
 
 let poll;
 before(() => { poll = makePoll('Tea or coffee?', ['Tea', 'Coffee', 'Water']); });

@@ -44,3 +44,12 @@ export function assertRedirect(res, base, path) {
 	assert.equal(res.status, 303);
 	assert.equal(new URL(res.headers.get('location'), base).href, base + path);
 }
+
+// A new poll (question and option labels: plain text, no quotes) made in
+// psql, so tests never share the demo's poll 1; { id, options: [ids] }.
+export function makePoll(question, labels) {
+	const id = Number(psql(`INSERT INTO poll (question) VALUES ('${question}') RETURNING id`));
+	const options = labels.map((l) => Number(psql(
+		`INSERT INTO poll_option (poll_id, label) VALUES (${id}, '${l}') RETURNING id`)));
+	return { id, options };
+}

@@ -4,16 +4,11 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from './ws.mjs';
 import { env, request, postForm, fcgiHttp, psql, listen, signUp, as } from './lib.mjs';
+import { makePoll as makeAPoll } from './page-helpers.mjs';
 
 const run = Date.now().toString(36);
 
-// A new poll with these option labels; { id, options: [ids] }.
-function makePoll(question, labels) {
-	const id = Number(psql(`INSERT INTO poll (question) VALUES ('${question} ${run}') RETURNING id`));
-	const options = labels.map((l) => Number(psql(
-		`INSERT INTO poll_option (poll_id, label) VALUES (${id}, '${l}') RETURNING id`)));
-	return { id, options };
-}
+const makePoll = (question, labels) => makeAPoll(`${question} ${run}`, labels);
 
 describe('sql/007_poll.sql notifies every change the poll page shows', () => {
 	let listener;
